@@ -1,0 +1,89 @@
+"""`flask --app webapp ...` commands: import, export, train, predict; they call the same services."""
+
+import csv
+import sys
+from pathlib import Path
+
+import click
+from flask import Flask, current_app
+
+
+def init_app(app: Flask) -> None:
+    """Register the commands."""
+    for command in (import_command, export_command, train_command, predict_command):
+        app.cli.add_command(command)
+
+
+@click.command("import")
+@click.argument("path", type=click.Path(exists=True, path_type=Path))
+def import_command(path: Path) -> None:
+    """Import a folder or .zip laid out as train|val|test/<class>/* or <class>/*."""
+    from .services.dataset_io import import_path, summarise
+
+    results = import_path(path)
+    counts = summarise(results)
+    for r in results:
+        if r["status"] == "rejected":
+            click.echo(f"rejected  {r['filename']}: {r['error']}")
+    click.echo(f"{counts['stored']} stored, {counts['duplicate']} duplicates skipped, {counts['rejected']} rejected")
+
+
+@click.command("export")
+@click.argument("path", type=click.Path(path_type=Path))
+def export_command(path: Path) -> None:
+    """Export the labeled photos to PATH (a .zip, or a folder) with a CSV manifest."""
+    from .services.dataset_io import export_folder, export_zip
+
+    if path.suffix.lower() == ".zip":
+        count = export_zip(path)
+    else:
+        if path.exists() and any(path.iterdir()):
+            raise click.ClickException(f"{path} is not empty; choose a new folder")
+        count = export_folder(path)
+    click.echo(f"exported {count} labeled photos to {path}")
+
+
+@click.command("train")
+@click.option("--epochs", type=int)
+@click.option("--batch-size", type=int)
+@click.option("--learning-rate", type=float)
+@click.option("--trainable-layers", type=int)
+def train_command(**options) -> None:
+    """Train a model now, in this process, and print its test metrics."""
+    from .jobs import train_run
+    from .services import ServiceError
+    from .services.runs import get_run, start_run
+
+    body = {k: v for k, v in options.items() if v is not None}
+    cfg = current_app.config
+    try:
+        run = start_run(body, cfg["BACKBONE_WEIGHTS"], cfg["IMAGE_SIZE"])
+    except ServiceError as exc:
+        raise click.ClickException(exc.message) from None
+    click.echo(f"run {run.id} started")
+    train_run(run.id)
+    run = get_run(run.id)
+    if run.status != "succeeded":
+        raise click.ClickException(f"run {run.id} {run.status}: {run.error}")
+    click.echo(f"run {run.id} succeeded: test accuracy {run.metrics['accuracy']:.3f}")
+
+
+@click.command("predict")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+@click.option("--csv", "as_csv", is_flag=True, help="print CSV: path,label,confidence,probabilities...")
+def predict_command(paths: tuple[Path, ...], as_csv: bool) -> None:
+    """Print the active model's prediction for photo files or folders."""
+    from .services.cli_predict import predict_files
+
+    labels, rows = predict_files(paths)
+    writer = csv.writer(sys.stdout) if as_csv else None
+    if writer:
+        writer.writerow(["path", "label", "confidence", *labels])
+    for path, result in rows:
+        if writer:
+            probs = [f"{result['probabilities'].get(n, 0):.4f}" for n in labels] if "label" in result else []
+            writer.writerow([path, result.get("label", ""), f"{result.get('confidence', 0):.4f}", *probs])
+        elif "label" in result:
+            click.echo(f"{path}\t{result['label']}\t{result['confidence']:.3f}")
+        else:
+            click.echo(f"{path}\trejected: {result['error']}")

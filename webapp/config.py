@@ -1,0 +1,47 @@
+"""Configuration defaults and the per-instance secret key."""
+
+import secrets
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+DEFAULTS = {
+    "INSTANCE_PATH": str(REPO_ROOT / "instance"),
+    "DATABASE_URL": None,  # None: a SQLite file in the instance folder
+    "QUEUE_URL": None,  # None: SqliteHuey in the instance folder; "redis://..." for Redis
+    "BACKBONE_WEIGHTS": "imagenet",
+    "IMAGE_SIZE": 224,
+    "CLASSES": "beer,wings",
+    "MAX_IMAGE_PIXELS": 100_000_000,
+    "MAX_UPLOAD_BYTES": 50 * 1024 * 1024,
+    "MAX_ZIP_BYTES": 2 * 1024 * 1024 * 1024,
+    "PREDICT_TIMEOUT": 30,
+    "WORKER_STALE_SECONDS": 60,
+    "KEEP_MODEL_RUNS": 3,
+    "SQLALCHEMY_ENGINE_OPTIONS": {},
+    "WTF_CSRF_TIME_LIMIT": None,
+    "SEND_FILE_MAX_AGE_DEFAULT": 0,
+}
+
+INT_KEYS = ("IMAGE_SIZE", "MAX_IMAGE_PIXELS", "MAX_UPLOAD_BYTES", "MAX_ZIP_BYTES", "PREDICT_TIMEOUT",
+            "WORKER_STALE_SECONDS", "KEEP_MODEL_RUNS")
+
+
+def load_secret_key(instance_path: Path) -> str:
+    """Return the instance's secret key, generating and keeping it on first start."""
+    path = instance_path / "secret_key"
+    if not path.exists():
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(secrets.token_hex(32))
+        tmp.chmod(0o600)
+        if not path.exists():
+            tmp.replace(path)
+    return path.read_text().strip()
+
+
+def normalise(config: dict) -> None:
+    """Coerce settings that may arrive as strings from the environment."""
+    for key in INT_KEYS:
+        config[key] = int(config[key])
+    if config["IMAGE_SIZE"] < 32:
+        raise ValueError("WEBAPP_IMAGE_SIZE must be at least 32 (VGG16's smallest input)")

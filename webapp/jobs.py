@@ -1,0 +1,201 @@
+"""Task bodies run by the worker: load rows, call webapp.ml, write progress and results back.
+
+Imported by the web process too (to register tasks), so webapp.ml is imported inside the functions only.
+"""
+
+import logging
+import os
+import socket
+
+from flask import current_app
+from sqlalchemy import delete, select
+
+from . import storage
+from .extensions import db
+from .models import Photo, Prediction, TrainingRun, active_run, utcnow
+from .progress import RunProgress, mark_finished
+from .services import instance_path, store_settings
+
+log = logging.getLogger(__name__)
+
+
+def warm_up() -> None:
+    """Import TensorFlow/Keras ahead of the first task."""
+    try:
+        from .ml import pipeline  # noqa: F401
+    except Exception:  # a broken install shows up in the first task's error instead
+        log.exception("warm-up import failed")
+
+
+def _claim(run_id: int) -> TrainingRun | None:
+    run = db.session.get(TrainingRun, run_id)
+    if run is None or run.status != "queued":
+        db.session.rollback()
+        return None
+    run.status, run.started_at, run.heartbeat_at = "running", utcnow(), utcnow()
+    run.worker = f"{socket.gethostname()}:{os.getpid()}"
+    run.progress = {**(run.progress or {}), "stage": "starting"}
+    db.session.commit()
+    return run
+
+
+def _image_loader(fmt_by_sha: dict[str, str], side: int):
+    settings = store_settings()
+
+    def load(sha: str):
+        return storage.load_model_input(settings, sha, fmt_by_sha[sha], side)
+
+    return load
+
+
+def build_job(run: TrainingRun):
+    """The plain-data description of a run that webapp.ml trains."""
+    from .ml.params import TrainParams
+    from .ml.pipeline import TrainingJob
+
+    items = run.dataset["items"]
+    return TrainingJob(
+        weights_spec=run.weights, image_size=run.image_size, backbone_dir=instance_path() / "backbone",
+        feature_root=instance_path() / "features", model_dir=instance_path() / "models" / str(run.id),
+        labels=list(run.dataset["labels"]), items=[(sha, label, split) for _id, sha, _f, label, split in items],
+        params=TrainParams.from_dict(run.params), load_image=_image_loader({i[1]: i[2] for i in items}, run.image_size),
+    )
+
+
+def train_run(run_id: int) -> None:
+    """Train one run end to end; the run row ends succeeded, failed or cancelled whatever happens."""
+    from .ml.errors import TrainingCancelled, WeightsUnavailable
+
+    run = _claim(run_id)
+    if run is None:
+        return
+    progress = RunProgress(run_id)
+    status, error = "failed", "The worker stopped unexpectedly; press Train to start again"
+    try:
+        result = _train(run, progress)
+        status, error = "succeeded", None
+        _store_predictions(run_id, result)
+    except TrainingCancelled:
+        status, error = "cancelled", f"Cancelled by the user during {progress.where()}"
+    except WeightsUnavailable as exc:
+        error = str(exc)
+    except Exception as exc:
+        log.exception("training run %s failed", run_id)
+        error = f"Training failed during {progress.where()}: {exc}"
+    except BaseException:
+        error = f"The worker was stopped during {progress.where()}; press Train to start again"
+        raise
+    finally:
+        db.session.rollback()
+        mark_finished(run_id, status, error)
+
+
+def _train(run: TrainingRun, progress: RunProgress):
+    from .ml.pipeline import run_training
+
+    result = run_training(build_job(run), progress)
+    run = db.session.get(TrainingRun, run.id)
+    run.metrics = result.metrics
+    run.artifacts = result.artifacts
+    run.timings = result.timings
+    run.progress = {**run.progress, "history": result.history}
+    db.session.commit()
+    return result
+
+
+def _store_predictions(run_id: int, _result=None) -> None:
+    progress_note(run_id, "predicting")
+    photos = list(db.session.execute(select(Photo.id, Photo.sha256, Photo.format).where(Photo.deleted_at.is_(None))))
+    db.session.commit()
+    predict_photos(db.session.get(TrainingRun, run_id), photos)
+
+
+def progress_note(run_id: int, stage: str) -> None:
+    """Set a run's progress stage."""
+    run = db.session.get(TrainingRun, run_id)
+    run.progress = {**run.progress, "stage": stage}
+    db.session.commit()
+
+
+def predict_photos(run: TrainingRun, photos: list) -> int:
+    """Predict (photo id, sha, format) rows with a run's model and store the results."""
+    from .ml.pipeline import predict_shas
+
+    if not photos or not run.artifacts.get("model"):
+        return 0
+    run_id, labels, model_dir = run.id, run.dataset["labels"], instance_path() / "models" / str(run.id)
+    loader = _image_loader({sha: fmt for _id, sha, fmt in photos}, run.image_size)
+    probs = predict_shas(model_dir, [sha for _id, sha, _fmt in photos], loader)
+    db.session.execute(delete(Prediction).where(Prediction.run_id == run_id,
+                                                Prediction.photo_id.in_([p[0] for p in photos])))
+    for (photo_id, _sha, _fmt), row in zip(photos, probs, strict=True):
+        best = int(row.argmax())
+        db.session.add(Prediction(run_id=run_id, photo_id=photo_id, label=labels[best],
+                                  confidence=float(row[best]),
+                                  probabilities={n: round(float(p), 6) for n, p in zip(labels, row, strict=True)}))
+    db.session.commit()
+    return len(photos)
+
+
+def predict_run(run_id: int) -> int:
+    """Predict every photo with one run's model (e.g. after pinning an older run)."""
+    run = db.session.get(TrainingRun, run_id)
+    photos = list(db.session.execute(select(Photo.id, Photo.sha256, Photo.format).where(Photo.deleted_at.is_(None))))
+    return predict_photos(run, photos) if run else 0
+
+
+def process_new_photos(photo_ids: list[int]) -> None:
+    """Compute the cached features of new photos and let the active model predict them."""
+    from .ml.errors import MLError
+    from .ml.pipeline import precompute_features
+
+    photos = list(db.session.execute(select(Photo.id, Photo.sha256, Photo.format).where(Photo.id.in_(photo_ids))))
+    run = active_run()
+    db.session.commit()
+    cfg = current_app.config
+    loader = _image_loader({sha: fmt for _id, sha, fmt in photos}, cfg["IMAGE_SIZE"])
+    try:
+        precompute_features(cfg["BACKBONE_WEIGHTS"], cfg["IMAGE_SIZE"], instance_path() / "backbone",
+                            instance_path() / "features", [sha for _id, sha, _fmt in photos], loader)
+    except MLError as exc:  # e.g. no weights yet: Train will say so clearly
+        log.warning("features not computed for new photos: %s", exc)
+    if run is not None and run.image_size == cfg["IMAGE_SIZE"]:
+        predict_photos(run, photos)
+
+
+def predict_image(image) -> dict:
+    """Predict one image array (not stored) with the active model."""
+    from .ml.pipeline import predict_array
+
+    run = active_run()
+    if run is None or not run.artifacts.get("model"):
+        return {"error": "There is no trained model yet: press Train first"}
+    labels, model_dir = run.dataset["labels"], instance_path() / "models" / str(run.id)
+    db.session.commit()
+    probs = predict_array(model_dir, image)
+    best = int(probs.argmax())
+    return {"label": labels[best], "confidence": float(probs[best]), "run_id": run.id,
+            "probabilities": {n: float(p) for n, p in zip(labels, probs, strict=True)}}
+
+
+def export_tflite(run_id: int) -> str:
+    """Convert a run's model to TFLite beside its .keras file."""
+    from .ml.pipeline import export_tflite as convert
+
+    folder = instance_path() / "models" / str(run_id)
+    return str(convert(folder / "model.keras", folder / "model.tflite"))
+
+
+def recover_dead_runs() -> int:
+    """Fail runs left 'running' by a worker that died (kill -9, power loss); the active model is untouched."""
+    from .progress import dead_runs
+
+    count = 0
+    for run in dead_runs(current_app.config["WORKER_STALE_SECONDS"]):
+        epoch = (run.progress or {}).get("epoch") or 0
+        where = f"epoch {epoch}" if epoch else (run.progress or {}).get("stage", "start-up")
+        run.status, run.finished_at = "failed", utcnow()
+        run.error = f"The worker stopped during {where}; press Train to start again"
+        count += 1
+    db.session.commit()
+    return count

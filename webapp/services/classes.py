@@ -1,0 +1,118 @@
+"""Classes: create, rename, recolour, re-key and delete."""
+
+import re
+
+from sqlalchemy import func, select
+
+from ..database import PALETTE
+from ..extensions import db
+from ..models import LabelClass, Photo
+from . import ServiceError
+
+COLOR_RE = re.compile(r"^#[0-9a-fA-F]{6}$")
+
+
+def class_counts() -> dict[int, int]:
+    """Labeled photo counts per class id (photos in the trash excluded)."""
+    rows = db.session.execute(
+        select(Photo.label_id, func.count()).where(Photo.deleted_at.is_(None), Photo.label_id.is_not(None))
+        .group_by(Photo.label_id)
+    )
+    return dict(rows.all())
+
+
+def list_classes() -> list[LabelClass]:
+    """All classes in key order, then by creation."""
+    return list(db.session.scalars(select(LabelClass).order_by(LabelClass.key.is_(None), LabelClass.key,
+                                                                 LabelClass.id)))
+
+
+def class_to_dict(cls: LabelClass, counts: dict[int, int] | None = None) -> dict:
+    """The API shape of a class."""
+    counts = class_counts() if counts is None else counts
+    return {"id": cls.id, "name": cls.name, "key": cls.key, "color": cls.color, "count": counts.get(cls.id, 0)}
+
+
+def get_class(class_id: int) -> LabelClass:
+    """The class with this id, or a 404 ServiceError."""
+    cls = db.session.get(LabelClass, class_id)
+    if cls is None:
+        raise ServiceError(f"There is no class {class_id}", 404)
+    return cls
+
+
+def clean_name(name: object, exclude_id: int | None = None) -> str:
+    """A valid, unused class name, or a ServiceError saying what is wrong."""
+    if not isinstance(name, str) or not name.strip():
+        raise ServiceError("A class needs a name")
+    name = " ".join(name.split())
+    if len(name) > 64:
+        raise ServiceError("A class name can be at most 64 characters")
+    if "/" in name or "\\" in name or name in (".", ".."):
+        raise ServiceError("A class name cannot contain slashes")
+    clash = db.session.scalar(select(LabelClass).where(func.lower(LabelClass.name) == name.lower()))
+    if clash is not None and clash.id != exclude_id:
+        raise ServiceError(f'There is already a class named "{clash.name}"', 409)
+    return name
+
+
+def _clean_key(key: object, exclude_id: int | None) -> int | None:
+    if key is None or key == "":
+        return None
+    if isinstance(key, bool) or not str(key).isdigit() or not 1 <= int(key) <= 9:
+        raise ServiceError("A class key must be a digit from 1 to 9")
+    clash = db.session.scalar(select(LabelClass).where(LabelClass.key == int(key)))
+    if clash is not None and clash.id != exclude_id:
+        raise ServiceError(f'Key {key} is already used by "{clash.name}"', 409)
+    return int(key)
+
+
+def _clean_color(color: object) -> str:
+    if not isinstance(color, str) or not COLOR_RE.match(color):
+        raise ServiceError("A colour must look like #1a2b3c")
+    return color.lower()
+
+
+def create_class(name: object, color: object = None, key: object = None) -> LabelClass:
+    """Add a class with a free key and the next palette colour unless given."""
+    name = clean_name(name)
+    taken = set(db.session.scalars(select(LabelClass.key)))
+    if key is None:
+        key = next((k for k in range(1, 10) if k not in taken), None)
+    count = db.session.scalar(select(func.count()).select_from(LabelClass))
+    cls = LabelClass(name=name, key=_clean_key(key, None),
+                     color=_clean_color(color) if color else PALETTE[count % len(PALETTE)])
+    db.session.add(cls)
+    db.session.commit()
+    return cls
+
+
+def update_class(class_id: int, changes: dict) -> LabelClass:
+    """Rename, recolour or re-key a class."""
+    cls = get_class(class_id)
+    unknown = set(changes) - {"name", "color", "key"}
+    if unknown:
+        raise ServiceError(f"Unknown field(s): {', '.join(sorted(unknown))}")
+    if "name" in changes:
+        cls.name = clean_name(changes["name"], exclude_id=cls.id)
+    if "color" in changes:
+        cls.color = _clean_color(changes["color"])
+    if "key" in changes:
+        cls.key = _clean_key(changes["key"], cls.id)
+    db.session.commit()
+    return cls
+
+
+def delete_class(class_id: int, force: bool = False) -> int:
+    """Delete a class; its photos become unlabeled. Without force, refuse when photos would be affected."""
+    cls = get_class(class_id)
+    count = db.session.scalar(select(func.count()).select_from(Photo).where(Photo.label_id == cls.id))
+    if count and not force:
+        raise ServiceError(f'"{cls.name}" labels {count} photo(s); they would become unlabeled. '
+                           "Confirm to delete it anyway.", 409, count=count)
+    for photo in db.session.scalars(select(Photo).where(Photo.label_id == cls.id)):
+        photo.label_id = None
+        photo.labeled_at = None
+    db.session.delete(cls)
+    db.session.commit()
+    return count

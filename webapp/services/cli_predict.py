@@ -1,0 +1,38 @@
+"""Predicting files on disk from the command line (runs the model in the CLI process, not the web one)."""
+
+from pathlib import Path
+
+from .. import storage
+from ..imaging import RejectedPhoto
+from ..models import active_run
+from . import ServiceError, instance_path, store_settings
+
+
+def _files(paths) -> list[Path]:
+    found = []
+    for path in paths:
+        found.extend(sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path])
+    return found
+
+
+def predict_files(paths) -> tuple[list[str], list[tuple[str, dict]]]:
+    """(labels, [(path, {label, confidence, probabilities} or {error})]) with the active model."""
+    from ..ml.pipeline import predict_array
+
+    run = active_run()
+    if run is None or not run.artifacts.get("model"):
+        raise ServiceError("There is no trained model yet: train one first")
+    labels, folder = run.dataset["labels"], instance_path() / "models" / str(run.id)
+    settings = store_settings()
+    rows = []
+    for path in _files(paths):
+        try:
+            image = storage.model_input_from_bytes(path.read_bytes(), settings)
+        except RejectedPhoto as exc:
+            rows.append((str(path), {"error": exc.message}))
+            continue
+        probs = predict_array(folder, image)
+        best = int(probs.argmax())
+        rows.append((str(path), {"label": labels[best], "confidence": float(probs[best]),
+                                 "probabilities": dict(zip(labels, map(float, probs), strict=True))}))
+    return labels, rows

@@ -1,0 +1,50 @@
+"""The labeled dataset at a glance: counts per class and split, imbalance, trainability."""
+
+from sqlalchemy import func, select
+
+from ..extensions import db
+from ..models import Photo
+from .classes import class_to_dict, list_classes
+
+IMBALANCE_RATIO = 2.0
+
+
+def split_table() -> dict[int, dict[str, int]]:
+    """Per class id, how many labeled photos are in train, val and test (trash excluded)."""
+    rows = db.session.execute(
+        select(Photo.label_id, Photo.split, func.count())
+        .where(Photo.deleted_at.is_(None), Photo.label_id.is_not(None)).group_by(Photo.label_id, Photo.split)
+    )
+    table: dict[int, dict[str, int]] = {}
+    for class_id, split, count in rows:
+        table.setdefault(class_id, {"train": 0, "val": 0, "test": 0})[split or "train"] += count
+    return table
+
+
+def imbalance(counts: dict[str, int]) -> dict:
+    """A warning when the largest labeled class has over twice the photos of the smallest."""
+    sizes = {name: n for name, n in counts.items() if n > 0}
+    if len(sizes) < 2:
+        return {"warning": False, "message": None}
+    big, small = max(sizes, key=sizes.get), min(sizes, key=sizes.get)
+    if sizes[big] <= IMBALANCE_RATIO * sizes[small]:
+        return {"warning": False, "message": None}
+    return {"warning": True, "message": f'Classes are imbalanced: "{big}" has {sizes[big]} photos and '
+                                        f'"{small}" only {sizes[small]}. Label more "{small}" photos.'}
+
+
+def dataset_summary() -> dict:
+    """Counts per class and split, unlabeled, total, trash and the imbalance warning."""
+    table = split_table()
+    classes = []
+    for cls in list_classes():
+        splits = table.get(cls.id, {"train": 0, "val": 0, "test": 0})
+        classes.append({**class_to_dict(cls, {cls.id: sum(splits.values())}), **splits})
+    base = select(func.count()).select_from(Photo)
+    return {
+        "classes": classes,
+        "unlabeled": db.session.scalar(base.where(Photo.deleted_at.is_(None), Photo.label_id.is_(None))),
+        "total": db.session.scalar(base.where(Photo.deleted_at.is_(None))),
+        "trash": db.session.scalar(base.where(Photo.deleted_at.is_not(None))),
+        "imbalance": imbalance({c["name"]: c["count"] for c in classes}),
+    }

@@ -1,0 +1,167 @@
+"""Import and export datasets laid out like the article: train|val|test/<class>/* or simply <class>/*."""
+
+import csv
+import io
+import os
+import tempfile
+import zipfile
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+
+from sqlalchemy import select
+from sqlalchemy.orm import selectinload
+
+from .. import storage
+from ..extensions import db
+from ..models import SPLITS, Photo
+from . import store_settings
+from .photos import display_name, ingest, too_large_message
+
+SKIPPED_NAMES = ("__MACOSX", ".DS_Store", "Thumbs.db")
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One file of an import with the label and split its folders give it."""
+
+    path: str
+    label: str | None
+    split: str | None
+
+
+def is_zip(filename: str | None, head: bytes) -> bool:
+    """Whether an upload is a zip archive (by its first bytes, or its name when empty)."""
+    return head.startswith(b"PK\x03\x04") or (not head and (filename or "").lower().endswith(".zip"))
+
+
+def _skipped(path: str) -> bool:
+    parts = PurePosixPath(path).parts
+    return any(p in SKIPPED_NAMES or p.startswith(".") for p in parts)
+
+
+def plan_entries(paths: Iterable[str]) -> list[Entry]:
+    """Labels and splits from folder names; wrapper folders shared by every file are ignored."""
+    paths = [p for p in paths if not _skipped(p)]
+    dirs = [PurePosixPath(p).parts[:-1] for p in paths]
+    depth = 0
+    while dirs and all(len(d) > depth + 1 and d[depth] == dirs[0][depth] for d in dirs) \
+            and dirs[0][depth] not in SPLITS:
+        depth += 1
+    return [_entry(p, d[depth:]) for p, d in zip(paths, dirs, strict=True)]
+
+
+def _entry(path: str, dirs: tuple[str, ...]) -> Entry:
+    if len(dirs) >= 2 and dirs[-2] in SPLITS:
+        return Entry(path, dirs[-1], dirs[-2])
+    if dirs and dirs[-1] not in SPLITS:
+        return Entry(path, dirs[-1], None)
+    return Entry(path, None, None)
+
+
+def ingest_zip(stream, label: str | None = None) -> list[dict]:
+    """Import every photo of a zip archive; one result per file."""
+    try:
+        archive = zipfile.ZipFile(stream)
+    except (zipfile.BadZipFile, OSError, ValueError):
+        return [_rejected("archive.zip", "The zip archive is damaged or incomplete")]
+    with archive:
+        infos = {i.filename: i for i in archive.infolist() if not i.is_dir()}
+        return [_ingest_entry(archive, infos[e.path], e, label) for e in plan_entries(infos)]
+
+
+def _ingest_entry(archive: zipfile.ZipFile, info: zipfile.ZipInfo, entry: Entry, label: str | None) -> dict:
+    limit = store_settings().max_bytes
+    if info.file_size > limit:
+        return _rejected(info.filename, too_large_message(info.file_size, limit))
+    try:
+        with archive.open(info) as handle:
+            data = handle.read(limit + 1)
+    except (zipfile.BadZipFile, OSError, ValueError, NotImplementedError, EOFError) as exc:
+        return _rejected(info.filename, f"Could not read this file from the zip ({exc})")
+    if len(data) > limit:
+        return _rejected(info.filename, too_large_message(len(data), limit))
+    result = ingest(data, info.filename, label=label or entry.label, split=entry.split)
+    return {**result, "filename": info.filename}
+
+
+def _rejected(name: str, error: str) -> dict:
+    return {"filename": display_name(name) if "/" not in name else name, "status": "rejected", "photo": None,
+            "error": error, "duplicate_of": None}
+
+
+def import_path(path: Path) -> list[dict]:
+    """Import a folder or a .zip from disk; one result per file."""
+    if path.is_file():
+        with open(path, "rb") as handle:
+            return ingest_zip(handle)
+    files = sorted(p for p in path.rglob("*") if p.is_file())
+    entries = plan_entries(p.relative_to(path).as_posix() for p in files)
+    return [_import_file(path / e.path, e) for e in entries]
+
+
+def _import_file(file: Path, entry: Entry) -> dict:
+    limit = store_settings().max_bytes
+    if file.stat().st_size > limit:
+        return _rejected(entry.path, too_large_message(file.stat().st_size, limit))
+    return {**ingest(file.read_bytes(), file.name, label=entry.label, split=entry.split), "filename": entry.path}
+
+
+def summarise(results: list[dict]) -> Counter:
+    """How many files were stored, duplicates and rejected."""
+    return Counter(r["status"] for r in results)
+
+
+def labeled_photos() -> list[Photo]:
+    """Every labeled photo outside the trash, for export."""
+    return list(db.session.scalars(
+        select(Photo).options(selectinload(Photo.label))
+        .where(Photo.deleted_at.is_(None), Photo.label_id.is_not(None)).order_by(Photo.id)))
+
+
+def export_entries() -> Iterator[tuple[str, Path, Photo]]:
+    """(archive path, original file, photo) for each labeled photo: split/class/<id>-<sha>.<ext>."""
+    settings = store_settings()
+    for photo in labeled_photos():
+        original = storage.original_path(settings, photo.sha256, photo.format)
+        name = f"{photo.id:06d}-{photo.sha256[:12]}{original.suffix}"
+        yield f"{photo.split or 'train'}/{photo.label.name}/{name}", original, photo
+
+
+def manifest_csv(rows: list[tuple[str, Path, Photo]]) -> str:
+    """The CSV manifest: one line per exported photo."""
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(["path", "photo_id", "sha256", "label", "split", "original_filename", "width", "height"])
+    for arcname, _original, p in rows:
+        writer.writerow([arcname, p.id, p.sha256, p.label.name, p.split, p.filename, p.width, p.height])
+    return out.getvalue()
+
+
+def export_zip(target: Path) -> int:
+    """Write the labeled dataset to a zip (atomically); returns the number of photos."""
+    rows = list(export_entries())
+    fd, tmp = tempfile.mkstemp(dir=target.parent, suffix=".zip.tmp")
+    os.close(fd)
+    try:
+        with zipfile.ZipFile(tmp, "w", zipfile.ZIP_STORED) as archive:
+            for arcname, original, _photo in rows:
+                archive.write(original, arcname)
+            archive.writestr("manifest.csv", manifest_csv(rows))
+        os.replace(tmp, target)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return len(rows)
+
+
+def export_folder(target: Path) -> int:
+    """Copy the labeled dataset into a folder tree plus manifest.csv; returns the number of photos."""
+    rows = list(export_entries())
+    for arcname, original, _photo in rows:
+        dest = target / arcname
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        dest.write_bytes(original.read_bytes())
+    (target / "manifest.csv").write_text(manifest_csv(rows))
+    return len(rows)

@@ -1,0 +1,103 @@
+"""Photo listings: filters, ordering, paging, and the active model's prediction beside each photo."""
+
+from dataclasses import dataclass
+
+from sqlalchemy import Select, func, select
+from sqlalchemy.orm import selectinload
+
+from ..extensions import db
+from ..models import SPLITS, Photo, Prediction, active_run, class_by_name
+from . import ServiceError
+from .photos import MAX_PER_PAGE, photo_to_dict
+
+ORDERS = ("newest", "oldest", "uncertain")
+
+
+@dataclass
+class PhotoFilter:
+    """What a listing asks for, parsed from query arguments."""
+
+    label: str | None = None
+    split: str | None = None
+    unlabeled: bool = False
+    trash: bool = False
+    order: str = "newest"
+
+    @classmethod
+    def from_args(cls, args) -> "PhotoFilter":
+        """Parse and check request.args."""
+        flt = cls(label=args.get("label") or None, split=args.get("split") or None,
+                  unlabeled=args.get("unlabeled") in ("1", "true"), trash=args.get("trash") in ("1", "true"),
+                  order=args.get("order") or "newest")
+        if flt.split is not None and flt.split not in SPLITS:
+            raise ServiceError("split must be one of train, val, test")
+        if flt.order not in ORDERS:
+            raise ServiceError(f"order must be one of {', '.join(ORDERS)}")
+        return flt
+
+
+def page_args(args, default_per_page: int = 50) -> tuple[int, int]:
+    """page (from 1) and per_page (1..200) from query arguments."""
+    try:
+        page = int(args.get("page", 1))
+        per_page = int(args.get("per_page", default_per_page))
+    except ValueError:
+        raise ServiceError("page and per_page must be whole numbers") from None
+    if page < 1 or not 1 <= per_page <= MAX_PER_PAGE:
+        raise ServiceError(f"page must be 1 or more and per_page between 1 and {MAX_PER_PAGE}")
+    return page, per_page
+
+
+def filtered(flt: PhotoFilter) -> Select:
+    """A SELECT of photo ids-and-rows matching the filter, ordered."""
+    query = select(Photo).where(Photo.deleted_at.is_not(None) if flt.trash else Photo.deleted_at.is_(None))
+    if flt.label:
+        cls = class_by_name(flt.label)
+        if cls is None:
+            raise ServiceError(f'There is no class named "{flt.label}"')
+        query = query.where(Photo.label_id == cls.id)
+    if flt.unlabeled:
+        query = query.where(Photo.label_id.is_(None))
+    if flt.split:
+        query = query.where(Photo.split == flt.split)
+    return _ordered(query, flt.order)
+
+
+def _ordered(query: Select, order: str) -> Select:
+    if order == "oldest":
+        return query.order_by(Photo.id)
+    if order == "uncertain":
+        run = active_run()
+        if run is not None:
+            query = query.outerjoin(Prediction, (Prediction.photo_id == Photo.id) & (Prediction.run_id == run.id))
+            # Photos without a prediction yet come last; the least confident first.
+            return query.order_by(Prediction.confidence.is_(None), Prediction.confidence, Photo.id)
+    return query.order_by(Photo.id.desc())
+
+
+def list_page(flt: PhotoFilter, page: int, per_page: int) -> dict:
+    """One page of photos with the total and the active model's predictions."""
+    query = filtered(flt)
+    total = db.session.scalar(select(func.count()).select_from(query.order_by(None).subquery()))
+    photos = list(db.session.scalars(query.options(selectinload(Photo.label))
+                                     .limit(per_page).offset((page - 1) * per_page)))
+    preds = predictions_for([p.id for p in photos])
+    return {"photos": [photo_to_dict(p, preds.get(p.id)) for p in photos], "total": total, "page": page,
+            "per_page": per_page}
+
+
+def list_ids(flt: PhotoFilter) -> list[int]:
+    """Every matching photo id, in the listing's order (the labeling view walks these)."""
+    query = filtered(flt).with_only_columns(Photo.id)
+    return list(db.session.scalars(query))
+
+
+def predictions_for(photo_ids: list[int]) -> dict[int, dict]:
+    """The active model's predictions for these photos, by photo id."""
+    run = active_run()
+    if run is None or not photo_ids:
+        return {}
+    rows = db.session.scalars(select(Prediction).where(Prediction.run_id == run.id,
+                                                       Prediction.photo_id.in_(photo_ids)))
+    return {p.photo_id: {"label": p.label, "confidence": p.confidence, "probabilities": p.probabilities,
+                         "run_id": p.run_id} for p in rows}

@@ -1,0 +1,43 @@
+"""Stable, stratified train/val/test splits: about 20 % validation and 20 % test per class."""
+
+from sqlalchemy import func, select
+
+from ..extensions import db
+from ..models import Photo
+
+VAL_FRACTION = 0.2
+TEST_FRACTION = 0.2
+
+
+def split_counts(class_id: int) -> dict[str, int]:
+    """How many labeled photos of a class sit in each split (trash excluded)."""
+    rows = db.session.execute(
+        select(Photo.split, func.count()).where(Photo.label_id == class_id, Photo.deleted_at.is_(None),
+                                                Photo.split.is_not(None)).group_by(Photo.split)
+    )
+    counts = {"train": 0, "val": 0, "test": 0}
+    counts.update(dict(rows.all()))
+    return counts
+
+
+def choose_split(counts: dict[str, int]) -> str:
+    """The split a class's next photo joins so val and test each track ~20 % of the class.
+
+    The 3rd photo goes to val and the 4th to test, so even a small class has one held-out photo of each;
+    from then on val and test grow to round(20 %) of the class (6 + 6 of 30, as the article did).
+    """
+    n = sum(counts.values()) + 1
+    want_val = max(1 if n >= 3 else 0, round(n * VAL_FRACTION))
+    want_test = max(1 if n >= 4 else 0, round(n * TEST_FRACTION))
+    if counts["val"] < want_val and counts["val"] <= counts["test"]:
+        return "val"
+    if counts["test"] < want_test:
+        return "test"
+    if counts["val"] < want_val:
+        return "val"
+    return "train"
+
+
+def assign_split(class_id: int) -> str:
+    """The split for a photo just labeled with this class (it never moves on its own afterwards)."""
+    return choose_split(split_counts(class_id))

@@ -1,0 +1,58 @@
+"""Blueprints: pages, the JSON API, media files and health."""
+
+from flask import Flask, jsonify, render_template, request
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
+
+from ..services import ServiceError
+
+
+def init_app(app: Flask) -> None:
+    """Register every blueprint and the error handlers."""
+    from . import api_classes, api_photos, api_runs, health, media, pages
+
+    for module in (pages, api_classes, api_photos, api_runs, media, health):
+        app.register_blueprint(module.bp)
+    app.register_error_handler(ServiceError, _service_error)
+    app.register_error_handler(CSRFError, _csrf_error)
+    app.register_error_handler(RequestEntityTooLarge, _too_large)
+    app.register_error_handler(HTTPException, _http_error)
+    app.register_error_handler(Exception, _unexpected_error)
+
+
+def wants_json() -> bool:
+    """Whether this request is an API call (errors then come back as JSON)."""
+    return request.path.startswith("/api/") or request.accept_mimetypes.best == "application/json"
+
+
+def error_response(message: str, status: int, **extra):
+    """An error as JSON for the API, or as a page for the browser."""
+    if wants_json():
+        return jsonify({"error": message, **extra}), status
+    return render_template("error.html", code=status, message=message), status
+
+
+def _service_error(exc: ServiceError):
+    return error_response(exc.message, exc.status, **exc.extra)
+
+
+def _csrf_error(exc: CSRFError):
+    return error_response(f"The request was refused: {exc.description} Reload the page and try again.", 400)
+
+
+def _too_large(_exc):
+    from flask import current_app
+
+    limit = current_app.config["MAX_CONTENT_LENGTH"] / 1e6
+    return error_response(f"The upload is too large; the limit is {limit:.0f} MB per request", 413)
+
+
+def _http_error(exc: HTTPException):
+    return error_response(exc.description or exc.name, exc.code or 500)
+
+
+def _unexpected_error(exc: Exception):
+    from flask import current_app
+
+    current_app.logger.exception("unexpected error")
+    return error_response("Something went wrong on the server; the details are in its log", 500)

@@ -1,0 +1,52 @@
+"""JSON API: classes and the dataset summary."""
+
+from flask import Blueprint, jsonify, request
+
+from ..services import ServiceError
+from ..services import classes as class_service
+from ..services.dataset import dataset_summary
+
+bp = Blueprint("api_classes", __name__, url_prefix="/api/v1")
+
+
+def json_body() -> dict:
+    """The request's JSON object, or a 400 saying what was expected."""
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        raise ServiceError("Send a JSON object (Content-Type: application/json)")
+    return body
+
+
+@bp.get("/classes")
+def list_classes():
+    """All classes with their labeled-photo counts."""
+    counts = class_service.class_counts()
+    return jsonify([class_service.class_to_dict(c, counts) for c in class_service.list_classes()])
+
+
+@bp.post("/classes")
+def create_class():
+    """Add a class."""
+    body = json_body()
+    cls = class_service.create_class(body.get("name"), body.get("color"), body.get("key"))
+    return jsonify(class_service.class_to_dict(cls)), 201
+
+
+@bp.patch("/classes/<int:class_id>")
+def update_class(class_id: int):
+    """Rename, recolour or re-key a class."""
+    cls = class_service.update_class(class_id, json_body())
+    return jsonify(class_service.class_to_dict(cls))
+
+
+@bp.delete("/classes/<int:class_id>")
+def delete_class(class_id: int):
+    """Delete a class (with ?force=1 when it still labels photos; they become unlabeled)."""
+    unlabeled = class_service.delete_class(class_id, force=request.args.get("force") in ("1", "true"))
+    return jsonify({"deleted": class_id, "unlabeled": unlabeled})
+
+
+@bp.get("/dataset")
+def dataset():
+    """Counts per class and split, unlabeled and trash, and an imbalance warning."""
+    return jsonify(dataset_summary())
