@@ -12,7 +12,8 @@ from .config import REPO_ROOT
 def create_app(test_config: dict | None = None) -> Flask:
     """Build the Flask app: defaults, then instance/config.py, then WEBAPP_* env, then test_config."""
     instance_path = Path(
-        (test_config or {}).get("INSTANCE_PATH") or os.environ.get("WEBAPP_INSTANCE_PATH")
+        (test_config or {}).get("INSTANCE_PATH")
+        or os.environ.get("WEBAPP_INSTANCE_PATH")
         or config_module.DEFAULTS["INSTANCE_PATH"]
     ).resolve()
     instance_path.mkdir(parents=True, exist_ok=True)
@@ -38,7 +39,9 @@ def _load_config(app: Flask, test_config: dict | None, instance_path: Path) -> N
     config_module.normalise(app.config)
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = config_module.load_secret_key(instance_path)
-    app.config["SQLALCHEMY_DATABASE_URI"] = app.config["DATABASE_URL"] or f"sqlite:///{instance_path / 'app.db'}"
+    app.config["SQLALCHEMY_DATABASE_URI"] = (
+        app.config["DATABASE_URL"] or f"sqlite:///{instance_path / 'app.db'}"
+    )
     # Requests may carry a zip of a whole dataset; single photos are checked against MAX_UPLOAD_BYTES.
     app.config["MAX_CONTENT_LENGTH"] = app.config["MAX_ZIP_BYTES"]
 

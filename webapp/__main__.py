@@ -13,8 +13,13 @@ from . import create_app
 def parse_args(argv: list[str]) -> argparse.Namespace:
     """Command-line options."""
     parser = argparse.ArgumentParser(prog="python -m webapp", description="Photo labeling and training app")
-    parser.add_argument("command", nargs="?", choices=["serve", "worker"], default="serve",
-                        help="serve: web server plus a worker (default); worker: a worker alone")
+    parser.add_argument(
+        "command",
+        nargs="?",
+        choices=["serve", "worker"],
+        default="serve",
+        help="serve: web server plus a worker (default); worker: a worker alone",
+    )
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=5000, help="port to listen on (default 5000)")
     parser.add_argument("--workers", type=int, default=2, help="worker processes (default 2)")
@@ -45,7 +50,9 @@ def serve(args: argparse.Namespace) -> int:
     worker = None if args.no_worker else _start_worker(args.workers)
     server = create_server(app, host=args.host, port=args.port, threads=8)
     signal.signal(signal.SIGTERM, _raise_interrupt)
-    print(f"Serving on http://{args.host}:{server.effective_port}  (instance: {app.instance_path})", flush=True)
+    print(
+        f"Serving on http://{args.host}:{server.effective_port}  (instance: {app.instance_path})", flush=True
+    )
     try:
         server.run()
     except KeyboardInterrupt:
@@ -61,8 +68,9 @@ def _start_worker(workers: int) -> subprocess.Popen:
     env = dict(os.environ, WEBAPP_PARENT_PID=str(os.getpid()))
     # Its own session: Ctrl-C reaches only this process, which then stops the worker without waiting
     # for a training run to finish.
-    return subprocess.Popen([sys.executable, "-m", "webapp", "worker", "--workers", str(workers)], env=env,
-                            start_new_session=True)
+    return subprocess.Popen(
+        [sys.executable, "-m", "webapp", "worker", "--workers", str(workers)], env=env, start_new_session=True
+    )
 
 
 def _stop_worker(worker: subprocess.Popen) -> None:

@@ -25,7 +25,9 @@ def import_command(path: Path) -> None:
     for r in results:
         if r["status"] == "rejected":
             click.echo(f"rejected  {r['filename']}: {r['error']}")
-    click.echo(f"{counts['stored']} stored, {counts['duplicate']} duplicates skipped, {counts['rejected']} rejected")
+    click.echo(
+        f"{counts['stored']} stored, {counts['duplicate']} duplicates skipped, {counts['rejected']} rejected"
+    )
 
 
 @click.command("export")

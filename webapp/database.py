@@ -68,7 +68,11 @@ def seed_classes(names: str) -> None:
         return
     for index, name in enumerate(n.strip() for n in names.split(",") if n.strip()):
         if db.session.scalar(select(LabelClass).where(LabelClass.name == name)) is None:
-            db.session.add(LabelClass(name=name, color=PALETTE[index % len(PALETTE)], key=index + 1 if index < 9 else None))
+            db.session.add(
+                LabelClass(
+                    name=name, color=PALETTE[index % len(PALETTE)], key=index + 1 if index < 9 else None
+                )
+            )
     db.session.add(AppSetting(key="seeded", value="1"))
     db.session.commit()
 

@@ -55,10 +55,15 @@ def build_job(run: TrainingRun):
 
     items = run.dataset["items"]
     return TrainingJob(
-        weights_spec=run.weights, image_size=run.image_size, backbone_dir=instance_path() / "backbone",
-        feature_root=instance_path() / "features", model_dir=instance_path() / "models" / str(run.id),
-        labels=list(run.dataset["labels"]), items=[(sha, label, split) for _id, sha, _f, label, split in items],
-        params=TrainParams.from_dict(run.params), load_image=_image_loader({i[1]: i[2] for i in items}, run.image_size),
+        weights_spec=run.weights,
+        image_size=run.image_size,
+        backbone_dir=instance_path() / "backbone",
+        feature_root=instance_path() / "features",
+        model_dir=instance_path() / "models" / str(run.id),
+        labels=list(run.dataset["labels"]),
+        items=[(sha, label, split) for _id, sha, _f, label, split in items],
+        params=TrainParams.from_dict(run.params),
+        load_image=_image_loader({i[1]: i[2] for i in items}, run.image_size),
     )
 
 
@@ -105,7 +110,9 @@ def _train(run: TrainingRun, progress: RunProgress):
 
 def _store_predictions(run_id: int, _result=None) -> None:
     progress_note(run_id, "predicting")
-    photos = list(db.session.execute(select(Photo.id, Photo.sha256, Photo.format).where(Photo.deleted_at.is_(None))))
+    photos = list(
+        db.session.execute(select(Photo.id, Photo.sha256, Photo.format).where(Photo.deleted_at.is_(None)))
+    )
     db.session.commit()
     predict_photos(db.session.get(TrainingRun, run_id), photos)
 
@@ -126,13 +133,20 @@ def predict_photos(run: TrainingRun, photos: list) -> int:
     run_id, labels, model_dir = run.id, run.dataset["labels"], instance_path() / "models" / str(run.id)
     loader = _image_loader({sha: fmt for _id, sha, fmt in photos}, run.image_size)
     probs = predict_shas(model_dir, [sha for _id, sha, _fmt in photos], loader)
-    db.session.execute(delete(Prediction).where(Prediction.run_id == run_id,
-                                                Prediction.photo_id.in_([p[0] for p in photos])))
+    db.session.execute(
+        delete(Prediction).where(Prediction.run_id == run_id, Prediction.photo_id.in_([p[0] for p in photos]))
+    )
     for (photo_id, _sha, _fmt), row in zip(photos, probs, strict=True):
         best = int(row.argmax())
-        db.session.add(Prediction(run_id=run_id, photo_id=photo_id, label=labels[best],
-                                  confidence=float(row[best]),
-                                  probabilities={n: round(float(p), 6) for n, p in zip(labels, row, strict=True)}))
+        db.session.add(
+            Prediction(
+                run_id=run_id,
+                photo_id=photo_id,
+                label=labels[best],
+                confidence=float(row[best]),
+                probabilities={n: round(float(p), 6) for n, p in zip(labels, row, strict=True)},
+            )
+        )
     db.session.commit()
     return len(photos)
 
@@ -140,7 +154,9 @@ def predict_photos(run: TrainingRun, photos: list) -> int:
 def predict_run(run_id: int) -> int:
     """Predict every photo with one run's model (e.g. after pinning an older run)."""
     run = db.session.get(TrainingRun, run_id)
-    photos = list(db.session.execute(select(Photo.id, Photo.sha256, Photo.format).where(Photo.deleted_at.is_(None))))
+    photos = list(
+        db.session.execute(select(Photo.id, Photo.sha256, Photo.format).where(Photo.deleted_at.is_(None)))
+    )
     return predict_photos(run, photos) if run else 0
 
 
@@ -149,14 +165,22 @@ def process_new_photos(photo_ids: list[int]) -> None:
     from .ml.errors import MLError
     from .ml.pipeline import precompute_features
 
-    photos = list(db.session.execute(select(Photo.id, Photo.sha256, Photo.format).where(Photo.id.in_(photo_ids))))
+    photos = list(
+        db.session.execute(select(Photo.id, Photo.sha256, Photo.format).where(Photo.id.in_(photo_ids)))
+    )
     run = active_run()
     db.session.commit()
     cfg = current_app.config
     loader = _image_loader({sha: fmt for _id, sha, fmt in photos}, cfg["IMAGE_SIZE"])
     try:
-        precompute_features(cfg["BACKBONE_WEIGHTS"], cfg["IMAGE_SIZE"], instance_path() / "backbone",
-                            instance_path() / "features", [sha for _id, sha, _fmt in photos], loader)
+        precompute_features(
+            cfg["BACKBONE_WEIGHTS"],
+            cfg["IMAGE_SIZE"],
+            instance_path() / "backbone",
+            instance_path() / "features",
+            [sha for _id, sha, _fmt in photos],
+            loader,
+        )
     except MLError as exc:  # e.g. no weights yet: Train will say so clearly
         log.warning("features not computed for new photos: %s", exc)
     if run is not None and run.image_size == cfg["IMAGE_SIZE"]:
@@ -174,8 +198,12 @@ def predict_image(image) -> dict:
     db.session.commit()
     probs = predict_array(model_dir, image)
     best = int(probs.argmax())
-    return {"label": labels[best], "confidence": float(probs[best]), "run_id": run.id,
-            "probabilities": {n: float(p) for n, p in zip(labels, probs, strict=True)}}
+    return {
+        "label": labels[best],
+        "confidence": float(probs[best]),
+        "run_id": run.id,
+        "probabilities": {n: float(p) for n, p in zip(labels, probs, strict=True)},
+    }
 
 
 def export_tflite(run_id: int) -> str:

@@ -50,7 +50,9 @@ class Photo(db.Model):
     width: Mapped[int] = mapped_column(Integer)
     height: Mapped[int] = mapped_column(Integer)
     size_bytes: Mapped[int] = mapped_column(Integer)
-    label_id: Mapped[int | None] = mapped_column(ForeignKey("label_class.id", ondelete="SET NULL"), index=True)
+    label_id: Mapped[int | None] = mapped_column(
+        ForeignKey("label_class.id", ondelete="SET NULL"), index=True
+    )
     split: Mapped[str | None] = mapped_column(String(5), index=True)
     labeled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     deleted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), index=True)

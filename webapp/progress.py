@@ -19,8 +19,17 @@ class RunProgress:
 
     def __init__(self, run_id: int):
         self.run_id = run_id
-        self.state: dict = {"stage": "starting", "epoch": 0, "epochs": 0, "batch": 0, "batches": 0,
-                            "history": [], "features_done": 0, "features_total": 0, "eta_seconds": None}
+        self.state: dict = {
+            "stage": "starting",
+            "epoch": 0,
+            "epochs": 0,
+            "batch": 0,
+            "batches": 0,
+            "history": [],
+            "features_done": 0,
+            "features_total": 0,
+            "eta_seconds": None,
+        }
         self._last_write = 0.0
         self._last_cancel_check = 0.0
         self._cancel = False
@@ -30,8 +39,9 @@ class RunProgress:
         """Where the run is, in words ("epoch 3", "feature computation")."""
         if self.state["stage"] == "training" and self.state["epoch"]:
             return f"epoch {self.state['epoch']}"
-        return {"features": "feature computation", "starting": "start-up"}.get(self.state["stage"],
-                                                                              self.state["stage"])
+        return {"features": "feature computation", "starting": "start-up"}.get(
+            self.state["stage"], self.state["stage"]
+        )
 
     def stage(self, name: str) -> None:
         """A new stage begins (features, training, evaluating, saving)."""
@@ -64,8 +74,9 @@ class RunProgress:
         now = time.monotonic()
         if not self._cancel and now - self._last_cancel_check >= CHECK_CANCEL_EVERY:
             self._last_cancel_check = now
-            self._cancel = bool(db.session.scalar(
-                select(TrainingRun.cancel_requested).where(TrainingRun.id == self.run_id)))
+            self._cancel = bool(
+                db.session.scalar(select(TrainingRun.cancel_requested).where(TrainingRun.id == self.run_id))
+            )
             db.session.commit()
         return self._cancel
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from flask import Flask, current_app
 from huey import RedisHuey, SqliteHuey
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
 from .extensions import db
 from .models import WorkerBeat, utcnow
@@ -47,7 +47,13 @@ def _register(app: Flask, huey) -> dict:
     from . import jobs
 
     tasks = {}
-    for func in (jobs.train_run, jobs.process_new_photos, jobs.predict_image, jobs.predict_run, jobs.export_tflite):
+    for func in (
+        jobs.train_run,
+        jobs.process_new_photos,
+        jobs.predict_image,
+        jobs.predict_run,
+        jobs.export_tflite,
+    ):
         tasks[func.__name__] = huey.task(name=func.__name__)(_in_app_context(app, func))
     return tasks
 
@@ -90,6 +96,9 @@ def _on_worker_start(app: Flask) -> None:
 
         jobs.recover_dead_runs()
         db.session.remove()
+    from .worker import start_heartbeat
+
+    start_heartbeat(app)
     threading.Thread(target=_warm_up, daemon=True).start()
 
 
@@ -107,6 +116,7 @@ def worker_name() -> str:
 
 def beat(name: str) -> None:
     """Record that the worker called name is alive."""
+    db.session.execute(delete(WorkerBeat).where(WorkerBeat.beat_at < utcnow() - timedelta(hours=1)))
     row = db.session.get(WorkerBeat, name)
     if row is None:
         db.session.add(WorkerBeat(name=name))
@@ -123,7 +133,7 @@ def live_workers() -> list[str]:
 
 
 def worker_status() -> str:
-    """"ok" when a worker beat recently, "missing" otherwise."""
+    """ "ok" when a worker beat recently, "missing" otherwise."""
     try:
         return "ok" if live_workers() else "missing"
     except Exception as exc:  # health must report, not fail
@@ -131,7 +141,7 @@ def worker_status() -> str:
 
 
 def queue_status() -> str:
-    """"ok" when the queue's storage answers."""
+    """ "ok" when the queue's storage answers."""
     try:
         current_app.extensions["huey"].pending_count()
         return "ok"

@@ -15,7 +15,8 @@ COLOR_RE = re.compile(r"^#[0-9a-fA-F]{6}$")
 def class_counts() -> dict[int, int]:
     """Labeled photo counts per class id (photos in the trash excluded)."""
     rows = db.session.execute(
-        select(Photo.label_id, func.count()).where(Photo.deleted_at.is_(None), Photo.label_id.is_not(None))
+        select(Photo.label_id, func.count())
+        .where(Photo.deleted_at.is_(None), Photo.label_id.is_not(None))
         .group_by(Photo.label_id)
     )
     return dict(rows.all())
@@ -23,14 +24,23 @@ def class_counts() -> dict[int, int]:
 
 def list_classes() -> list[LabelClass]:
     """All classes in key order, then by creation."""
-    return list(db.session.scalars(select(LabelClass).order_by(LabelClass.key.is_(None), LabelClass.key,
-                                                                 LabelClass.id)))
+    return list(
+        db.session.scalars(
+            select(LabelClass).order_by(LabelClass.key.is_(None), LabelClass.key, LabelClass.id)
+        )
+    )
 
 
 def class_to_dict(cls: LabelClass, counts: dict[int, int] | None = None) -> dict:
     """The API shape of a class."""
     counts = class_counts() if counts is None else counts
-    return {"id": cls.id, "name": cls.name, "key": cls.key, "color": cls.color, "count": counts.get(cls.id, 0)}
+    return {
+        "id": cls.id,
+        "name": cls.name,
+        "key": cls.key,
+        "color": cls.color,
+        "count": counts.get(cls.id, 0),
+    }
 
 
 def get_class(class_id: int) -> LabelClass:
@@ -80,8 +90,11 @@ def create_class(name: object, color: object = None, key: object = None) -> Labe
     if key is None:
         key = next((k for k in range(1, 10) if k not in taken), None)
     count = db.session.scalar(select(func.count()).select_from(LabelClass))
-    cls = LabelClass(name=name, key=_clean_key(key, None),
-                     color=_clean_color(color) if color else PALETTE[count % len(PALETTE)])
+    cls = LabelClass(
+        name=name,
+        key=_clean_key(key, None),
+        color=_clean_color(color) if color else PALETTE[count % len(PALETTE)],
+    )
     db.session.add(cls)
     db.session.commit()
     return cls
@@ -108,8 +121,12 @@ def delete_class(class_id: int, force: bool = False) -> int:
     cls = get_class(class_id)
     count = db.session.scalar(select(func.count()).select_from(Photo).where(Photo.label_id == cls.id))
     if count and not force:
-        raise ServiceError(f'"{cls.name}" labels {count} photo(s); they would become unlabeled. '
-                           "Confirm to delete it anyway.", 409, count=count)
+        raise ServiceError(
+            f'"{cls.name}" labels {count} photo(s); they would become unlabeled. '
+            "Confirm to delete it anyway.",
+            409,
+            count=count,
+        )
     for photo in db.session.scalars(select(Photo).where(Photo.label_id == cls.id)):
         photo.label_id = None
         photo.labeled_at = None

@@ -33,6 +33,14 @@ def predict_files(paths) -> tuple[list[str], list[tuple[str, dict]]]:
             continue
         probs = predict_array(folder, image)
         best = int(probs.argmax())
-        rows.append((str(path), {"label": labels[best], "confidence": float(probs[best]),
-                                 "probabilities": dict(zip(labels, map(float, probs), strict=True))}))
+        rows.append(
+            (
+                str(path),
+                {
+                    "label": labels[best],
+                    "confidence": float(probs[best]),
+                    "probabilities": dict(zip(labels, map(float, probs), strict=True)),
+                },
+            )
+        )
     return labels, rows

@@ -13,7 +13,8 @@ def split_table() -> dict[int, dict[str, int]]:
     """Per class id, how many labeled photos are in train, val and test (trash excluded)."""
     rows = db.session.execute(
         select(Photo.label_id, Photo.split, func.count())
-        .where(Photo.deleted_at.is_(None), Photo.label_id.is_not(None)).group_by(Photo.label_id, Photo.split)
+        .where(Photo.deleted_at.is_(None), Photo.label_id.is_not(None))
+        .group_by(Photo.label_id, Photo.split)
     )
     table: dict[int, dict[str, int]] = {}
     for class_id, split, count in rows:
@@ -29,8 +30,11 @@ def imbalance(counts: dict[str, int]) -> dict:
     big, small = max(sizes, key=sizes.get), min(sizes, key=sizes.get)
     if sizes[big] <= IMBALANCE_RATIO * sizes[small]:
         return {"warning": False, "message": None}
-    return {"warning": True, "message": f'Classes are imbalanced: "{big}" has {sizes[big]} photos and '
-                                        f'"{small}" only {sizes[small]}. Label more "{small}" photos.'}
+    return {
+        "warning": True,
+        "message": f'Classes are imbalanced: "{big}" has {sizes[big]} photos and '
+        f'"{small}" only {sizes[small]}. Label more "{small}" photos.',
+    }
 
 
 def dataset_summary() -> dict:

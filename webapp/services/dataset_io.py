@@ -46,8 +46,11 @@ def plan_entries(paths: Iterable[str]) -> list[Entry]:
     paths = [p for p in paths if not _skipped(p)]
     dirs = [PurePosixPath(p).parts[:-1] for p in paths]
     depth = 0
-    while dirs and all(len(d) > depth + 1 and d[depth] == dirs[0][depth] for d in dirs) \
-            and dirs[0][depth] not in SPLITS:
+    while (
+        dirs
+        and all(len(d) > depth + 1 and d[depth] == dirs[0][depth] for d in dirs)
+        and dirs[0][depth] not in SPLITS
+    ):
         depth += 1
     return [_entry(p, d[depth:]) for p, d in zip(paths, dirs, strict=True)]
 
@@ -87,8 +90,13 @@ def _ingest_entry(archive: zipfile.ZipFile, info: zipfile.ZipInfo, entry: Entry,
 
 
 def _rejected(name: str, error: str) -> dict:
-    return {"filename": display_name(name) if "/" not in name else name, "status": "rejected", "photo": None,
-            "error": error, "duplicate_of": None}
+    return {
+        "filename": display_name(name) if "/" not in name else name,
+        "status": "rejected",
+        "photo": None,
+        "error": error,
+        "duplicate_of": None,
+    }
 
 
 def import_path(path: Path) -> list[dict]:
@@ -105,7 +113,10 @@ def _import_file(file: Path, entry: Entry) -> dict:
     limit = store_settings().max_bytes
     if file.stat().st_size > limit:
         return _rejected(entry.path, too_large_message(file.stat().st_size, limit))
-    return {**ingest(file.read_bytes(), file.name, label=entry.label, split=entry.split), "filename": entry.path}
+    return {
+        **ingest(file.read_bytes(), file.name, label=entry.label, split=entry.split),
+        "filename": entry.path,
+    }
 
 
 def summarise(results: list[dict]) -> Counter:
@@ -115,9 +126,14 @@ def summarise(results: list[dict]) -> Counter:
 
 def labeled_photos() -> list[Photo]:
     """Every labeled photo outside the trash, for export."""
-    return list(db.session.scalars(
-        select(Photo).options(selectinload(Photo.label))
-        .where(Photo.deleted_at.is_(None), Photo.label_id.is_not(None)).order_by(Photo.id)))
+    return list(
+        db.session.scalars(
+            select(Photo)
+            .options(selectinload(Photo.label))
+            .where(Photo.deleted_at.is_(None), Photo.label_id.is_not(None))
+            .order_by(Photo.id)
+        )
+    )
 
 
 def export_entries() -> Iterator[tuple[str, Path, Photo]]:

@@ -16,11 +16,15 @@ def ensure_tflite(run_id: int) -> None:
     if (model_dir(run_id) / "model.tflite").is_file() or not run.artifacts.get("model"):
         return
     if tasks.worker_status() != "ok":
-        raise ServiceError("No worker is running to convert the model; start one with `python -m webapp`", 503)
+        raise ServiceError(
+            "No worker is running to convert the model; start one with `python -m webapp`", 503
+        )
     result = tasks.task("export_tflite")(run_id)
     try:
         result.get(blocking=True, timeout=current_app.config.get("TFLITE_TIMEOUT", TFLITE_TIMEOUT))
     except TaskException as exc:
         raise ServiceError(f"The TFLite conversion failed: {exc.metadata.get('error')}", 500) from None
     except HueyException:
-        raise ServiceError("The TFLite conversion is taking long; try the download again in a minute", 503) from None
+        raise ServiceError(
+            "The TFLite conversion is taking long; try the download again in a minute", 503
+        ) from None

@@ -26,9 +26,13 @@ class PhotoFilter:
     @classmethod
     def from_args(cls, args) -> "PhotoFilter":
         """Parse and check request.args."""
-        flt = cls(label=args.get("label") or None, split=args.get("split") or None,
-                  unlabeled=args.get("unlabeled") in ("1", "true"), trash=args.get("trash") in ("1", "true"),
-                  order=args.get("order") or "newest")
+        flt = cls(
+            label=args.get("label") or None,
+            split=args.get("split") or None,
+            unlabeled=args.get("unlabeled") in ("1", "true"),
+            trash=args.get("trash") in ("1", "true"),
+            order=args.get("order") or "newest",
+        )
         if flt.split is not None and flt.split not in SPLITS:
             raise ServiceError("split must be one of train, val, test")
         if flt.order not in ORDERS:
@@ -69,7 +73,9 @@ def _ordered(query: Select, order: str) -> Select:
     if order == "uncertain":
         run = active_run()
         if run is not None:
-            query = query.outerjoin(Prediction, (Prediction.photo_id == Photo.id) & (Prediction.run_id == run.id))
+            query = query.outerjoin(
+                Prediction, (Prediction.photo_id == Photo.id) & (Prediction.run_id == run.id)
+            )
             # Photos without a prediction yet come last; the least confident first.
             return query.order_by(Prediction.confidence.is_(None), Prediction.confidence, Photo.id)
     return query.order_by(Photo.id.desc())
@@ -79,11 +85,18 @@ def list_page(flt: PhotoFilter, page: int, per_page: int) -> dict:
     """One page of photos with the total and the active model's predictions."""
     query = filtered(flt)
     total = db.session.scalar(select(func.count()).select_from(query.order_by(None).subquery()))
-    photos = list(db.session.scalars(query.options(selectinload(Photo.label))
-                                     .limit(per_page).offset((page - 1) * per_page)))
+    photos = list(
+        db.session.scalars(
+            query.options(selectinload(Photo.label)).limit(per_page).offset((page - 1) * per_page)
+        )
+    )
     preds = predictions_for([p.id for p in photos])
-    return {"photos": [photo_to_dict(p, preds.get(p.id)) for p in photos], "total": total, "page": page,
-            "per_page": per_page}
+    return {
+        "photos": [photo_to_dict(p, preds.get(p.id)) for p in photos],
+        "total": total,
+        "page": page,
+        "per_page": per_page,
+    }
 
 
 def list_ids(flt: PhotoFilter) -> list[int]:
@@ -97,7 +110,15 @@ def predictions_for(photo_ids: list[int]) -> dict[int, dict]:
     run = active_run()
     if run is None or not photo_ids:
         return {}
-    rows = db.session.scalars(select(Prediction).where(Prediction.run_id == run.id,
-                                                       Prediction.photo_id.in_(photo_ids)))
-    return {p.photo_id: {"label": p.label, "confidence": p.confidence, "probabilities": p.probabilities,
-                         "run_id": p.run_id} for p in rows}
+    rows = db.session.scalars(
+        select(Prediction).where(Prediction.run_id == run.id, Prediction.photo_id.in_(photo_ids))
+    )
+    return {
+        p.photo_id: {
+            "label": p.label,
+            "confidence": p.confidence,
+            "probabilities": p.probabilities,
+            "run_id": p.run_id,
+        }
+        for p in rows
+    }

@@ -24,8 +24,13 @@ def display_name(filename: str | None) -> str:
 
 
 def _result(filename: str, status: str, photo: Photo | None = None, error: str | None = None) -> dict:
-    return {"filename": filename, "status": status, "photo": photo_to_dict(photo) if photo else None,
-            "error": error, "duplicate_of": photo.id if photo and status == "duplicate" else None}
+    return {
+        "filename": filename,
+        "status": status,
+        "photo": photo_to_dict(photo) if photo else None,
+        "error": error,
+        "duplicate_of": photo.id if photo and status == "duplicate" else None,
+    }
 
 
 def ingest(data: bytes, filename: str | None, label: str | None = None, split: str | None = None) -> dict:
@@ -41,14 +46,22 @@ def ingest(data: bytes, filename: str | None, label: str | None = None, split: s
         stored = storage.store_photo(data, settings)
     except RejectedPhoto as exc:
         return _result(name, "rejected", error=exc.message)
-    photo = Photo(sha256=stored.sha256, filename=name, format=stored.format, width=stored.width,
-                  height=stored.height, size_bytes=stored.size_bytes)
+    photo = Photo(
+        sha256=stored.sha256,
+        filename=name,
+        format=stored.format,
+        width=stored.width,
+        height=stored.height,
+        size_bytes=stored.size_bytes,
+    )
     db.session.add(photo)
     try:
         db.session.flush()
     except IntegrityError:  # the same photo arrived in a parallel request
         db.session.rollback()
-        return _duplicate(db.session.scalar(select(Photo).where(Photo.sha256 == stored.sha256)), name, label, split)
+        return _duplicate(
+            db.session.scalar(select(Photo).where(Photo.sha256 == stored.sha256)), name, label, split
+        )
     _apply_initial_label(photo, label, split)
     db.session.commit()
     return _result(name, "stored", photo)
@@ -193,20 +206,26 @@ def empty_trash() -> int:
 def photo_to_dict(photo: Photo, prediction: dict | None = None) -> dict:
     """The API shape of a photo."""
     return {
-        "id": photo.id, "sha256": photo.sha256, "filename": photo.filename,
-        "width": photo.width, "height": photo.height,
-        "label": photo.label.name if photo.label else None, "split": photo.split,
+        "id": photo.id,
+        "sha256": photo.sha256,
+        "filename": photo.filename,
+        "width": photo.width,
+        "height": photo.height,
+        "label": photo.label.name if photo.label else None,
+        "split": photo.split,
         "thumbnail_url": url_for("media.thumbnail", sha=photo.sha256),
         "display_url": url_for("media.display", sha=photo.sha256),
-        "created_at": iso(photo.created_at), "deleted": photo.deleted_at is not None,
+        "created_at": iso(photo.created_at),
+        "deleted": photo.deleted_at is not None,
         "prediction": prediction,
     }
 
 
 def count_unlabeled() -> int:
     """Photos outside the trash without a label."""
-    return db.session.scalar(select(func.count()).select_from(Photo).where(
-        Photo.deleted_at.is_(None), Photo.label_id.is_(None)))
+    return db.session.scalar(
+        select(func.count()).select_from(Photo).where(Photo.deleted_at.is_(None), Photo.label_id.is_(None))
+    )
 
 
 def newest_first(query):

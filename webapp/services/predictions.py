@@ -20,9 +20,12 @@ SORTS = {
 
 
 def _filtered(run: TrainingRun, args) -> Select:
-    query = (select(Prediction, Photo, LabelClass.name).join(Photo, Photo.id == Prediction.photo_id)
-             .outerjoin(LabelClass, LabelClass.id == Photo.label_id)
-             .where(Prediction.run_id == run.id, Photo.deleted_at.is_(None)))
+    query = (
+        select(Prediction, Photo, LabelClass.name)
+        .join(Photo, Photo.id == Prediction.photo_id)
+        .outerjoin(LabelClass, LabelClass.id == Photo.label_id)
+        .where(Prediction.run_id == run.id, Photo.deleted_at.is_(None))
+    )
     split = args.get("split")
     if split == "unlabeled" or args.get("unlabeled") in ("1", "true"):
         query = query.where(Photo.label_id.is_(None))
@@ -41,8 +44,11 @@ def _filtered(run: TrainingRun, args) -> Select:
 
 def _sorted(query: Select, sort: str) -> Select:
     if sort == "wrong_confident":
-        return query.order_by((LabelClass.name == Prediction.label) | LabelClass.name.is_(None),
-                              Prediction.confidence.desc(), Photo.id)
+        return query.order_by(
+            (LabelClass.name == Prediction.label) | LabelClass.name.is_(None),
+            Prediction.confidence.desc(),
+            Photo.id,
+        )
     if sort not in SORTS:
         raise ServiceError("sort must be one of confidence, -confidence, wrong_confident, newest")
     return query.order_by(*SORTS[sort])
@@ -53,18 +59,31 @@ def list_predictions(run: TrainingRun, args) -> dict:
     page, per_page = page_args(args)
     query = _filtered(run, args)
     total = db.session.scalar(select(func.count()).select_from(query.order_by(None).subquery()))
-    rows = db.session.execute(_sorted(query, args.get("sort") or "confidence")
-                              .limit(per_page).offset((page - 1) * per_page))
-    return {"predictions": [_prediction_dict(p, photo, true) for p, photo, true in rows], "total": total,
-            "page": page, "per_page": per_page, "run_id": run.id}
+    rows = db.session.execute(
+        _sorted(query, args.get("sort") or "confidence").limit(per_page).offset((page - 1) * per_page)
+    )
+    return {
+        "predictions": [_prediction_dict(p, photo, true) for p, photo, true in rows],
+        "total": total,
+        "page": page,
+        "per_page": per_page,
+        "run_id": run.id,
+    }
 
 
 def _prediction_dict(pred: Prediction, photo: Photo, true_label: str | None) -> dict:
-    return {"photo_id": photo.id, "label": pred.label, "confidence": pred.confidence,
-            "probabilities": pred.probabilities, "true_label": true_label,
-            "correct": None if true_label is None else true_label == pred.label, "split": photo.split,
-            "filename": photo.filename, "thumbnail_url": url_for("media.thumbnail", sha=photo.sha256),
-            "display_url": url_for("media.display", sha=photo.sha256)}
+    return {
+        "photo_id": photo.id,
+        "label": pred.label,
+        "confidence": pred.confidence,
+        "probabilities": pred.probabilities,
+        "true_label": true_label,
+        "correct": None if true_label is None else true_label == pred.label,
+        "split": photo.split,
+        "filename": photo.filename,
+        "thumbnail_url": url_for("media.thumbnail", sha=photo.sha256),
+        "display_url": url_for("media.display", sha=photo.sha256),
+    }
 
 
 def predict_upload(data: bytes) -> dict:
@@ -77,8 +96,11 @@ def predict_upload(data: bytes) -> dict:
     except RejectedPhoto as exc:
         raise ServiceError(exc.message) from None
     if tasks.worker_status() != "ok":
-        raise ServiceError("No worker is running, so nothing can predict: start the app with "
-                           "`python -m webapp` (or a worker with `python -m webapp worker`)", 503)
+        raise ServiceError(
+            "No worker is running, so nothing can predict: start the app with "
+            "`python -m webapp` (or a worker with `python -m webapp worker`)",
+            503,
+        )
     return _wait_for(tasks.task("predict_image")(image), current_app.config["PREDICT_TIMEOUT"])
 
 
@@ -86,11 +108,15 @@ def _wait_for(result, timeout: int) -> dict:
     try:
         answer = result.get(blocking=True, timeout=timeout)
     except TaskException as exc:
-        raise ServiceError(f"The worker could not predict this photo: {exc.metadata.get('error')}", 500) from None
+        raise ServiceError(
+            f"The worker could not predict this photo: {exc.metadata.get('error')}", 500
+        ) from None
     except HueyException:
         result.revoke()
-        raise ServiceError(f"The worker did not answer within {timeout} s (it may be busy training); "
-                           "try again in a moment", 503) from None
+        raise ServiceError(
+            f"The worker did not answer within {timeout} s (it may be busy training); try again in a moment",
+            503,
+        ) from None
     if "error" in answer:
         raise ServiceError(answer["error"], 409)
     return answer

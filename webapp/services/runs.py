@@ -48,8 +48,14 @@ def _learning_rate(value) -> float:
 
 def snapshot() -> dict:
     """The labeled dataset as a run will see it: labels and (photo id, sha, label index, split) items."""
-    photos = list(db.session.scalars(select(Photo).options(selectinload(Photo.label)).where(
-        Photo.deleted_at.is_(None), Photo.label_id.is_not(None)).order_by(Photo.id)))
+    photos = list(
+        db.session.scalars(
+            select(Photo)
+            .options(selectinload(Photo.label))
+            .where(Photo.deleted_at.is_(None), Photo.label_id.is_not(None))
+            .order_by(Photo.id)
+        )
+    )
     labels = sorted({p.label.name for p in photos})
     index = {name: i for i, name in enumerate(labels)}
     items = [[p.id, p.sha256, p.format, index[p.label.name], p.split or "train"] for p in photos]
@@ -67,10 +73,14 @@ def trainability(data: dict) -> tuple[list[str], list[str]]:
         problems.append("Label photos of at least two classes before training")
     small = [n for n, c in data["per_class"].items() if sum(c.values()) < MIN_PER_CLASS]
     if small:
-        problems.append(f"Each class needs at least {MIN_PER_CLASS} labeled photos; too few: {', '.join(small)}")
+        problems.append(
+            f"Each class needs at least {MIN_PER_CLASS} labeled photos; too few: {', '.join(small)}"
+        )
     if data["labels"] and (data["val"] == 0 or data["test"] == 0):
-        problems.append("There are no validation or test photos yet: label more photos, or move some to "
-                        "the val and test splits")
+        problems.append(
+            "There are no validation or test photos yet: label more photos, or move some to "
+            "the val and test splits"
+        )
     if data["labels"] and data["train"] == 0:
         problems.append("There are no training photos: move some photos to the train split")
     warning = imbalance({n: sum(c.values()) for n, c in data["per_class"].items()})
@@ -93,8 +103,14 @@ def start_run(body: dict, weights: str, image_size: int) -> TrainingRun:
     if problems:
         db.session.rollback()
         raise ServiceError(" ".join(problems), 400, problems=problems)
-    run = TrainingRun(status="queued", params=params, dataset={**data, "warnings": warnings},
-                      weights=weights, image_size=image_size, progress={"stage": "queued"})
+    run = TrainingRun(
+        status="queued",
+        params=params,
+        dataset={**data, "warnings": warnings},
+        weights=weights,
+        image_size=image_size,
+        progress={"stage": "queued"},
+    )
     db.session.add(run)
     db.session.commit()
     return run
@@ -162,23 +178,46 @@ def run_to_dict(run: TrainingRun, active_id: int | None = None) -> dict:
         active = active_run()
         active_id = active.id if active else None
     dataset = {k: v for k, v in (run.dataset or {}).items() if k not in ("items", "warnings")}
-    duration = (run.finished_at - run.started_at).total_seconds() if run.finished_at and run.started_at else None
+    duration = (
+        (run.finished_at - run.started_at).total_seconds() if run.finished_at and run.started_at else None
+    )
     files = run.artifacts or {}
     return {
-        "id": run.id, "status": run.status, "params": run.params, "progress": _progress(run),
-        "metrics": run.metrics, "error": run.error, "created_at": iso(run.created_at),
-        "started_at": iso(run.started_at), "finished_at": iso(run.finished_at), "duration_seconds": duration,
-        "dataset": dataset, "warnings": (run.dataset or {}).get("warnings", []), "weights": run.weights,
-        "image_size": run.image_size, "active": run.id == active_id, "pinned": run.pinned,
-        "curves_url": url_for("pages.run_file", run_id=run.id, name="curves.png") if files.get("curves") else None,
-        "has_model_files": bool(files.get("model")), "model_bytes": files.get("bytes", 0),
-        "timings": run.timings, "cancel_requested": run.cancel_requested,
+        "id": run.id,
+        "status": run.status,
+        "params": run.params,
+        "progress": _progress(run),
+        "metrics": run.metrics,
+        "error": run.error,
+        "created_at": iso(run.created_at),
+        "started_at": iso(run.started_at),
+        "finished_at": iso(run.finished_at),
+        "duration_seconds": duration,
+        "dataset": dataset,
+        "warnings": (run.dataset or {}).get("warnings", []),
+        "weights": run.weights,
+        "image_size": run.image_size,
+        "active": run.id == active_id,
+        "pinned": run.pinned,
+        "curves_url": url_for("pages.run_file", run_id=run.id, name="curves.png")
+        if files.get("curves")
+        else None,
+        "has_model_files": bool(files.get("model")),
+        "model_bytes": files.get("bytes", 0),
+        "timings": run.timings,
+        "cancel_requested": run.cancel_requested,
     }
 
 
 def _progress(run: TrainingRun) -> dict:
-    progress = {"stage": run.status, "epoch": 0, "epochs": run.params.get("epochs"), "batch": 0, "batches": 0,
-                "history": []}
+    progress = {
+        "stage": run.status,
+        "epoch": 0,
+        "epochs": run.params.get("epochs"),
+        "batch": 0,
+        "batches": 0,
+        "history": [],
+    }
     progress.update(run.progress or {})
     return progress
 

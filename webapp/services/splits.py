@@ -12,8 +12,9 @@ TEST_FRACTION = 0.2
 def split_counts(class_id: int) -> dict[str, int]:
     """How many labeled photos of a class sit in each split (trash excluded)."""
     rows = db.session.execute(
-        select(Photo.split, func.count()).where(Photo.label_id == class_id, Photo.deleted_at.is_(None),
-                                                Photo.split.is_not(None)).group_by(Photo.split)
+        select(Photo.split, func.count())
+        .where(Photo.label_id == class_id, Photo.deleted_at.is_(None), Photo.split.is_not(None))
+        .group_by(Photo.split)
     )
     counts = {"train": 0, "val": 0, "test": 0}
     counts.update(dict(rows.all()))

@@ -38,8 +38,13 @@ def _ingest_upload(upload, label: str | None) -> list[dict]:
     data = upload.stream.read(limit + 1)
     if len(data) > limit:
         size = upload.content_length or len(data)
-        result = {"filename": photo_service.display_name(upload.filename), "status": "rejected", "photo": None,
-                  "error": photo_service.too_large_message(max(size, len(data)), limit), "duplicate_of": None}
+        result = {
+            "filename": photo_service.display_name(upload.filename),
+            "status": "rejected",
+            "photo": None,
+            "error": photo_service.too_large_message(max(size, len(data)), limit),
+            "duplicate_of": None,
+        }
         return [{**result, "too_large": True}]
     return [photo_service.ingest(data, upload.filename, label=label)]
 

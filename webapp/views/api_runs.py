@@ -32,7 +32,8 @@ def list_runs():
     """Every run, newest first."""
     runs = run_service.list_runs()
     active = next((r.id for r in runs if r.pinned and r.status == "succeeded"), None) or next(
-        (r.id for r in runs if r.status == "succeeded"), None)
+        (r.id for r in runs if r.status == "succeeded"), None
+    )
     return jsonify([run_service.run_to_dict(r, active) for r in runs])
 
 
@@ -82,8 +83,16 @@ def predict():
 def storage_use():
     """Disk use of photos, cached features and model files."""
     root = run_service.instance_path()
-    return jsonify({name: run_service.disk_use(root / folder) for name, folder in
-                    (("photos_bytes", "photos"), ("features_bytes", "features"), ("models_bytes", "models"))})
+    return jsonify(
+        {
+            name: run_service.disk_use(root / folder)
+            for name, folder in (
+                ("photos_bytes", "photos"),
+                ("features_bytes", "features"),
+                ("models_bytes", "models"),
+            )
+        }
+    )
 
 
 @bp.get("/csrf-token")

@@ -17,6 +17,10 @@ def healthz():
         database = "ok"
     except Exception as exc:  # the point is to report it, whatever it is
         database = f"error: {exc.__class__.__name__}"
-    body = {"status": "ok" if database == "ok" else "error", "database": database,
-            "queue": tasks.queue_status(), "worker": tasks.worker_status()}
+    body = {
+        "status": "ok" if database == "ok" else "error",
+        "database": database,
+        "queue": tasks.queue_status(),
+        "worker": tasks.worker_status(),
+    }
     return jsonify(body), 200 if database == "ok" else 503

@@ -10,16 +10,22 @@ from ..services.dataset_io import export_zip
 from ..services.runs import get_run, model_dir
 
 bp = Blueprint("pages", __name__)
-RUN_FILES = {"curves.png": "image/png", "model.keras": "application/octet-stream",
-             "model.tflite": "application/octet-stream", "labels.json": "application/json"}
+RUN_FILES = {
+    "curves.png": "image/png",
+    "model.keras": "application/octet-stream",
+    "model.tflite": "application/octet-stream",
+    "labels.json": "application/json",
+}
 
 
 @bp.app_context_processor
 def _common_context():
     counts = class_service.class_counts()
-    return {"classes": [class_service.class_to_dict(c, counts) for c in class_service.list_classes()],
-            "backbone_weights": current_app.config["BACKBONE_WEIGHTS"],
-            "image_size": current_app.config["IMAGE_SIZE"]}
+    return {
+        "classes": [class_service.class_to_dict(c, counts) for c in class_service.list_classes()],
+        "backbone_weights": current_app.config["BACKBONE_WEIGHTS"],
+        "image_size": current_app.config["IMAGE_SIZE"],
+    }
 
 
 @bp.get("/")
@@ -78,8 +84,12 @@ def run_file(run_id: int, name: str):
     path = model_dir(run_id) / name
     if not path.is_file():
         abort(404, f"Run {run_id} has no {name} (its files may have been deleted)")
-    return send_file(path, mimetype=RUN_FILES[name], as_attachment=name != "curves.png",
-                     download_name=f"run{run_id}-{name}")
+    return send_file(
+        path,
+        mimetype=RUN_FILES[name],
+        as_attachment=name != "curves.png",
+        download_name=f"run{run_id}-{name}",
+    )
 
 
 @bp.get("/export.zip")

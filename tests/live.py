@@ -1,0 +1,136 @@
+"""Start the app as a user does (`python -m webapp`, a real worker process) for end-to-end tests."""
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import requests
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    """A free TCP port on the loopback interface."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def app_env(instance: Path, **extra: str) -> dict:
+    """Environment for an app on a temporary instance: random backbone, 32 px inputs."""
+    env = dict(
+        os.environ,
+        WEBAPP_INSTANCE_PATH=str(instance),
+        WEBAPP_BACKBONE_WEIGHTS="none",
+        WEBAPP_IMAGE_SIZE="32",
+        PYTHONUNBUFFERED="1",
+        TF_CPP_MIN_LOG_LEVEL="2",
+    )
+    env.update(extra)
+    return env
+
+
+@dataclass
+class LiveApp:
+    """A running `python -m webapp` and, optionally, a separately started worker."""
+
+    instance: Path
+    env: dict
+    port: int = field(default_factory=free_port)
+    web: subprocess.Popen | None = None
+    workers: list = field(default_factory=list)
+
+    @property
+    def url(self) -> str:
+        """Base URL."""
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, with_worker: bool = True) -> "LiveApp":
+        """Start the web server (and its worker unless told not to) and wait until it answers."""
+        args = [sys.executable, "-m", "webapp", "--port", str(self.port)] + (
+            [] if with_worker else ["--no-worker"]
+        )
+        self.web = subprocess.Popen(
+            args,
+            cwd=ROOT,
+            env=self.env,
+            stdout=self._log("web"),
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        wait_until(lambda: self._healthy(), 90, "the app did not answer /healthz")
+        return self
+
+    def start_worker(self) -> subprocess.Popen:
+        """Start `python -m webapp worker` alone (its own process group)."""
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "webapp", "worker", "--workers", "1"],
+            cwd=ROOT,
+            env=self.env,
+            stdout=self._log(f"worker{len(self.workers)}"),
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        self.workers.append(proc)
+        return proc
+
+    def wait_for_worker(self, timeout: float = 60) -> None:
+        """Wait until /healthz reports a live worker."""
+        wait_until(lambda: self.get("/healthz").json()["worker"] == "ok", timeout, "no worker came up")
+
+    def _log(self, name: str):
+        return open(self.instance / f"{name}.log", "ab")
+
+    def _healthy(self) -> bool:
+        if self.web.poll() is not None:
+            raise RuntimeError(f"the app exited with {self.web.returncode}: {self.log_text('web')[-3000:]}")
+        try:
+            return requests.get(self.url + "/healthz", timeout=2).status_code == 200
+        except requests.RequestException:
+            return False
+
+    def log_text(self, name: str) -> str:
+        """What a process printed."""
+        path = self.instance / f"{name}.log"
+        return path.read_text(errors="replace") if path.exists() else ""
+
+    def get(self, path: str, **kw):
+        """GET a path."""
+        return requests.get(self.url + path, timeout=kw.pop("timeout", 30), **kw)
+
+    def post(self, path: str, **kw):
+        """POST a path (CSRF is off for these tests' apps)."""
+        return requests.post(self.url + path, timeout=kw.pop("timeout", 60), **kw)
+
+    def patch(self, path: str, **kw):
+        """PATCH a path."""
+        return requests.patch(self.url + path, timeout=kw.pop("timeout", 30), **kw)
+
+    def stop(self) -> None:
+        """Ctrl-C the app (it stops its worker) and stop separately started workers."""
+        for proc in [self.web, *self.workers]:
+            if proc is not None and proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGINT if proc is self.web else signal.SIGTERM)
+        for proc in [self.web, *self.workers]:
+            if proc is not None:
+                try:
+                    proc.wait(40)
+                except subprocess.TimeoutExpired:
+                    os.killpg(proc.pid, signal.SIGKILL)
+                    proc.wait()
+
+
+def wait_until(predicate, timeout: float, message: str, interval: float = 0.3):
+    """Poll predicate until it returns something truthy, or fail with message."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"{message} (after {timeout} s)")

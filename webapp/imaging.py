@@ -1,0 +1,406 @@
+"""Photo decoding and normalising: bytes in, upright RGB pictures and model-input arrays out.
+
+Pure functions: no files, no Flask, no TensorFlow (numpy, Pillow and pillow_heif only).
+
+Decoding policy (one for the whole app): refuse what is not a photo before Pillow sees it, refuse pixel bombs
+from the header, decode only as much of a JPEG as the largest derived size needs (draft mode), convert to sRGB
+RGB uint8 (16-bit scaled, transparency composited on white, CMYK/ICC profiles converted), apply the EXIF
+orientation, and drop every piece of metadata (EXIF, GPS, ICC, comments) from what is derived.
+"""
+
+from __future__ import annotations
+
+import functools
+import io
+import math
+import re
+import struct
+from dataclasses import dataclass
+
+import numpy as np
+from PIL import Image, ImageCms
+
+ACCEPTED_FORMATS = ("JPEG", "PNG", "WEBP", "HEIF", "GIF")  # never "MPO": phone MPO files open through JPEG
+ACCEPTED_WORDS = "JPEG, PNG, WebP, HEIC or GIF"
+DEFAULT_MAX_PIXELS = 100_000_000
+DISPLAY_LONG_SIDE = 1280
+DISPLAY_QUALITY = 85
+THUMBNAIL_LONG_SIDE = 320
+THUMBNAIL_QUALITY = 80
+RESAMPLE = Image.Resampling.LANCZOS
+# Pillow first shrinks by an integer factor (box filter) while the picture stays >= 2x the target, then
+# resamples with LANCZOS: what Image.thumbnail does, visually the same and 2-3x faster than a full LANCZOS.
+REDUCING_GAP = 2.0
+# The rotation or flip each EXIF orientation asks for (the same table as ImageOps.exif_transpose).
+_TRANSPOSE = {
+    2: Image.Transpose.FLIP_LEFT_RIGHT,
+    3: Image.Transpose.ROTATE_180,
+    4: Image.Transpose.FLIP_TOP_BOTTOM,
+    5: Image.Transpose.TRANSPOSE,
+    6: Image.Transpose.ROTATE_270,
+    7: Image.Transpose.TRANSVERSE,
+    8: Image.Transpose.ROTATE_90,
+}
+
+
+class RejectedPhoto(Exception):
+    """A file we will not store, with the reason in plain words for the person who sent it."""
+
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
+
+
+@dataclass(frozen=True, eq=False)
+class DecodedPhoto:
+    """An upright RGB picture plus facts about the original file."""
+
+    image: Image.Image  # RGB, orientation applied, no metadata; reduced by JPEG draft mode when allowed
+    format: str  # one of ACCEPTED_FORMATS (an MPO file reports "JPEG")
+    width: int  # of the original, orientation applied
+    height: int
+    decoded_size: tuple[int, int]  # what the decoder produced, before orientation (< original in draft mode)
+
+
+@dataclass(frozen=True, eq=False)
+class Derived:
+    """The copies made of every stored photo."""
+
+    display: Image.Image
+    thumbnail: Image.Image
+    model_input: np.ndarray  # uint8 (side, side, 3)
+
+
+_heif = {"enabled": False}
+
+
+def enable_heif() -> None:
+    """Register pillow_heif's HEIC opener with Pillow (idempotent)."""
+    if not _heif["enabled"]:
+        import pillow_heif  # imported here: registering is a side effect we do not want at import time
+
+        pillow_heif.register_heif_opener()
+        _heif["enabled"] = True
+
+
+# ---------------------------------------------------------------- sniffing
+
+
+_HEIF_BRANDS = {b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"hevm", b"hevs", b"mif1", b"msf1"}
+_REFUSED_PREFIXES = [
+    ((b"%PDF",), "This is a PDF document, not a photo"),
+    (
+        (b"II*\x00", b"MM\x00*", b"IIRO", b"IIU\x00"),
+        "TIFF and camera RAW files are not accepted; save as JPEG",
+    ),
+    ((b"PK\x03\x04", b"PK\x05\x06"), "This is a ZIP archive, not a photo; upload the photos inside it"),
+    ((b"\x1f\x8b", b"7z\xbc\xaf", b"Rar!"), "This is a compressed archive, not a photo"),
+    ((b"\x1aE\xdf\xa3",), "This is a video, not a photo"),
+    ((b"8BPS",), "Photoshop (PSD) files are not accepted; save as JPEG or PNG"),
+    ((b"\xff\x0a", b"\x00\x00\x00\x0cJXL "), "JPEG XL is not a photo format we accept; save as JPEG"),
+    ((b"ID3", b"OggS", b"fLaC"), "This is an audio file, not a photo"),
+]
+
+
+def sniff_refused_format(data: bytes) -> str | None:
+    """Name, in plain words, why these bytes are not an accepted photo; None when they may be one."""
+    if not data:
+        return "This file is empty"
+    head = data[:64]
+    if head[4:8] == b"ftyp":
+        return _sniff_ftyp(data)
+    if head.startswith(b"RIFF") and head[8:12] != b"WEBP":
+        return "This is a video or audio file, not a photo"
+    if head[4:8] in (b"moov", b"mdat", b"wide", b"free"):
+        return "This is a video, not a photo"
+    if head.startswith(b"BM") and head[14:15] in (b"\x0c", b"(", b"4", b"8", b"@", b"l", b"|"):
+        return f"BMP is not a photo format we accept; save it as {ACCEPTED_WORDS}"
+    for prefixes, message in _REFUSED_PREFIXES:
+        if head.startswith(prefixes):
+            return message
+    if _magic_name(head):
+        return None
+    return _sniff_text(data[:4096])
+
+
+def _sniff_ftyp(data: bytes) -> str | None:
+    """ISO media files: HEIC photos pass, AVIF and videos are named."""
+    major = data[8:12]
+    brands = {data[i : i + 4] for i in range(16, min(len(data), int.from_bytes(data[:4]), 256) - 3, 4)}
+    if major in (b"avif", b"avis") or (major in (b"mif1", b"msf1") and b"avif" in brands):
+        return f"AVIF is not a photo format we accept; save it as {ACCEPTED_WORDS}"
+    if major in _HEIF_BRANDS:
+        return None
+    if major == b"crx ":
+        return "TIFF and camera RAW files are not accepted; save as JPEG"
+    return "This is a video, not a photo"
+
+
+def _magic_name(head: bytes) -> str | None:
+    """The accepted format these first bytes announce, in words, or None."""
+    if head.startswith(b"\xff\xd8\xff"):
+        return "JPEG"
+    if head.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "PNG"
+    if head.startswith((b"GIF87a", b"GIF89a")):
+        return "GIF"
+    if head.startswith(b"RIFF") and head[8:12] == b"WEBP":
+        return "WebP"
+    if head[4:8] == b"ftyp" and head[8:12] in _HEIF_BRANDS:
+        return "HEIC"
+    return None
+
+
+def _sniff_text(head: bytes) -> str | None:
+    """Markup and plain text, named; None for unknown binary."""
+    text = _as_text(head)
+    if text is None:
+        return None
+    start = text.lstrip().lower()
+    if start.startswith("<svg") or (start.startswith("<") and "<svg" in start[:2048]):
+        return "SVG is not a photo format we accept"
+    if start.startswith(("<!doctype html", "<html", "<head", "<body")):
+        return "This is a web page (HTML), not a photo"
+    if start.startswith("<?xml"):
+        return "This is an XML file, not a photo"
+    printable = sum(ch.isprintable() or ch in "\t\r\n\f" for ch in text)
+    return "This is a text file, not a photo" if printable >= 0.95 * len(text) else None
+
+
+def _as_text(head: bytes) -> str | None:
+    """Decode the start of a file as UTF-8 or UTF-16 text, or None when it is binary."""
+    if head.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return head[2 : len(head) & ~1].decode("utf-16-le" if head[0] == 0xFF else "utf-16-be", "replace")
+    if b"\x00" in head:
+        return None
+    try:
+        return head.removeprefix(b"\xef\xbb\xbf").decode("utf-8")
+    except UnicodeDecodeError as exc:
+        # a multi-byte character cut by the 4 KB window is still text
+        return head[: exc.start].decode("utf-8") if exc.start >= len(head) - 3 and exc.start else None
+
+
+# ---------------------------------------------------------------- decoding
+
+
+def open_photo(
+    data: bytes,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+    need_long_side: int | None = None,
+    need_min_side: int = 0,
+) -> DecodedPhoto:
+    """Validate and decode photo bytes into an upright RGB image, or raise RejectedPhoto with the reason.
+
+    need_long_side / need_min_side: the largest copy the caller will make (a long side, and a square side
+    such as the model input). When given, a JPEG is decoded at the smallest 1/2, 1/4 or 1/8 scale that still
+    covers both; None decodes the full picture.
+    """
+    refused = sniff_refused_format(data)
+    if refused:
+        raise RejectedPhoto(refused)
+    enable_heif()
+    try:
+        return _decode(data, max_pixels, need_long_side, need_min_side)
+    except RejectedPhoto:
+        raise
+    except Exception as exc:  # Pillow raises OSError, SyntaxError, ValueError, struct.error, EOFError, ...
+        raise RejectedPhoto(_reason(exc, data, max_pixels)) from exc
+
+
+def _decode(data: bytes, max_pixels: int, need_long_side: int | None, need_min_side: int) -> DecodedPhoto:
+    im = Image.open(io.BytesIO(data), formats=ACCEPTED_FORMATS)
+    width, height = im.size
+    if width * height > max_pixels:
+        raise RejectedPhoto(_too_many_pixels(width * height, max_pixels, im.size))
+    fmt = "JPEG" if im.format == "MPO" else str(im.format)
+    if fmt == "JPEG" and need_long_side:
+        im.draft("RGB", _draft_request(im.size, need_long_side, need_min_side))
+    im.load()  # the full decode: truncated or corrupt data fails here, before anything is stored
+    decoded_size = im.size
+    orientation = _orientation(im)
+    rgb = _to_srgb(_plain(im), im.info.get("icc_profile"))
+    if orientation in _TRANSPOSE:
+        rgb = rgb.transpose(_TRANSPOSE[orientation])
+        if orientation >= 5:
+            width, height = height, width
+    rgb.info = {}
+    return DecodedPhoto(rgb, fmt, width, height, decoded_size)
+
+
+def _draft_request(size: tuple[int, int], long_side: int, min_side: int) -> tuple[int, int]:
+    """The size draft mode must keep on each axis (orientation does not matter: both axes are covered)."""
+    scale = min(1.0, long_side / max(size))
+    return tuple(min(n, max(math.ceil(n * scale), min_side)) for n in size)  # type: ignore[return-value]
+
+
+def _orientation(im: Image.Image) -> int:
+    """The EXIF (or XMP) orientation; 1 when missing or unreadable (broken EXIF is not a broken photo)."""
+    try:
+        return int(im.getexif().get(0x0112, 1))
+    except Exception:
+        return 1
+
+
+def _plain(im: Image.Image) -> Image.Image:
+    """The decoded picture in a mode a colour profile can apply to (RGB, CMYK or L), or already RGB."""
+    if im.mode in ("RGB", "CMYK", "L") and "transparency" not in im.info:
+        return im
+    return _to_rgb(im)
+
+
+def _to_rgb(im: Image.Image) -> Image.Image:
+    """8-bit RGB with transparency composited on white; 16-bit samples scaled, not clipped."""
+    if im.mode.startswith("I") or im.mode == "F":
+        im = _sixteen_to_eight(im)
+    if im.mode in ("P", "PA"):
+        im = im.convert("RGBA" if im.mode == "PA" or "transparency" in im.info else "RGB")
+    if im.mode in ("LA", "La", "RGBa", "RGBA") or (im.mode in ("L", "RGB") and "transparency" in im.info):
+        rgba = im.convert("RGBA")
+        white = Image.new("RGB", im.size, (255, 255, 255))
+        white.paste(rgba, mask=rgba.getchannel("A"))
+        return white
+    return im if im.mode == "RGB" else im.convert("RGB")
+
+
+def _sixteen_to_eight(im: Image.Image) -> Image.Image:
+    """Grey 16-bit (I;16*, I) or float to 8-bit L; convert() would clip nearly every pixel to white."""
+    arr = np.asarray(im)
+    if im.mode == "F":
+        eight = np.clip(np.nan_to_num(arr), 0, 255).astype(np.uint8)
+    else:
+        eight = ((np.clip(arr.astype(np.int64), 0, 65535) + 128) // 257).astype(np.uint8)
+    return Image.fromarray(eight)
+
+
+def _to_srgb(im: Image.Image, icc: bytes | None) -> Image.Image:
+    """Convert from an embedded colour profile (Display P3, CMYK, ...) to sRGB; plain conversion if none."""
+    if icc:
+        try:
+            transform = _transform_to_srgb(icc, im.mode)
+            if transform is not None:
+                return ImageCms.applyTransform(im, transform)
+        except (ImageCms.PyCMSError, OSError, ValueError, TypeError):
+            pass  # an unreadable profile: keep the plain conversion below
+    return im if im.mode == "RGB" else im.convert("RGB")
+
+
+@functools.lru_cache(maxsize=16)
+def _transform_to_srgb(icc: bytes, mode: str) -> ImageCms.ImageCmsTransform | None:
+    """A cached transform from this profile to sRGB, None when it already is sRGB."""
+    profile = ImageCms.ImageCmsProfile(io.BytesIO(icc))
+    if "srgb" in ImageCms.getProfileDescription(profile).lower().replace(" ", ""):
+        return None
+    return ImageCms.buildTransform(profile, _srgb(), mode, "RGB")
+
+
+@functools.cache
+def _srgb() -> ImageCms.ImageCmsProfile:
+    return ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB"))
+
+
+def _reason(exc: Exception, data: bytes, max_pixels: int) -> str:
+    """Plain words for an exception Pillow (or pillow_heif) raised on these bytes."""
+    if isinstance(exc, (Image.DecompressionBombError, Image.DecompressionBombWarning)):
+        found = re.search(r"\((\d+) pixels\)", str(exc))
+        return _too_many_pixels(int(found.group(1)) if found else None, max_pixels, _header_size(data))
+    kind = _magic_name(data[:64])
+    if kind is None:
+        return "This file is not an image we can read"
+    if isinstance(exc, MemoryError):
+        return "The image is too large to decode"
+    if isinstance(exc, EOFError) or "truncated" in str(exc).lower():
+        return f"The file is damaged or incomplete (truncated {kind})"
+    return f"The file is damaged and cannot be read as a {kind}"
+
+
+def _header_size(data: bytes) -> tuple[int, int] | None:
+    """Width and height from a PNG or GIF header (for messages about images Pillow refused to open)."""
+    if data.startswith(b"\x89PNG") and data[12:16] == b"IHDR":
+        return struct.unpack(">II", data[16:24])
+    if data.startswith(b"GIF8") and len(data) >= 10:
+        return struct.unpack("<HH", data[6:10])
+    return None
+
+
+def _too_many_pixels(pixels: int | None, max_pixels: int, size: tuple[int, int] | None = None) -> str:
+    limit = f"the limit is {_mp(max_pixels)} MP"
+    if size:
+        return f"The image is {size[0]} x {size[1]} pixels ({_mp(size[0] * size[1])} MP); {limit}"
+    return f"The image is {_mp(pixels)} MP; {limit}" if pixels else f"The image is too large; {limit}"
+
+
+def _mp(pixels: int) -> str:
+    return f"{pixels / 1e6:.1f}".removesuffix(".0") if pixels < 10e6 else f"{pixels / 1e6:.0f}"
+
+
+# ---------------------------------------------------------------- derived copies
+
+
+def fit_size(size: tuple[int, int], long_side: int) -> tuple[int, int]:
+    """The size with this long side and the same aspect ratio; never larger than size."""
+    w, h = size
+    if max(w, h) <= long_side:
+        return w, h
+    scale = long_side / max(w, h)
+    return max(1, round(w * scale)), max(1, round(h * scale))
+
+
+def _resized(img: Image.Image, size: tuple[int, int]) -> Image.Image:
+    out = img.copy() if img.size == size else img.resize(size, RESAMPLE, reducing_gap=REDUCING_GAP)
+    out.info = {}  # Pillow copies info (JPEG comments would ride along into the saved copy)
+    return out
+
+
+def derive_display(img: Image.Image) -> Image.Image:
+    """The display copy: long side DISPLAY_LONG_SIDE, never upscaled."""
+    return _resized(img, fit_size(img.size, DISPLAY_LONG_SIDE))
+
+
+def derive_thumbnail(img: Image.Image) -> Image.Image:
+    """The thumbnail: long side THUMBNAIL_LONG_SIDE, never upscaled (pass the display copy: it is faster)."""
+    return _resized(img, fit_size(img.size, THUMBNAIL_LONG_SIDE))
+
+
+def model_input_array(img: Image.Image, side: int) -> np.ndarray:
+    """THE model-input policy (training, gallery, API alike): the whole upright photo resized to side x side.
+
+    The aspect ratio is ignored, as the article's flow_from_directory(target_size=...) did: nothing is
+    cropped, round things become ovals. LANCZOS with REDUCING_GAP; returns a writable uint8 array
+    of shape (side, side, 3).
+    """
+    return np.array(_resized(img.convert("RGB"), (side, side)), dtype=np.uint8)
+
+
+def derive_all(img: Image.Image, side: int) -> Derived:
+    """Display, thumbnail and model input of a decoded photo, each from the smallest source that covers it.
+
+    Deterministic for a given open_photo(need_long_side=DISPLAY_LONG_SIDE, need_min_side=side) decode, so the
+    stored model input and one computed from the same bytes later are identical.
+    """
+    display = derive_display(img)
+    source = display if min(display.size) >= side else img
+    return Derived(display, derive_thumbnail(display), model_input_array(source, side))
+
+
+def encode_jpeg(img: Image.Image, quality: int) -> bytes:
+    """JPEG bytes with no EXIF, GPS, ICC profile or comment."""
+    buf = io.BytesIO()
+    _bare(img).save(buf, "JPEG", quality=quality)
+    return buf.getvalue()
+
+
+def encode_png(img: Image.Image | np.ndarray, compress_level: int = 3) -> bytes:
+    """Lossless PNG bytes with no metadata (level 3: small files, quick to write)."""
+    im = Image.fromarray(img) if isinstance(img, np.ndarray) else _bare(img)
+    buf = io.BytesIO()
+    im.save(buf, "PNG", compress_level=compress_level)
+    return buf.getvalue()
+
+
+def _bare(img: Image.Image) -> Image.Image:
+    """The same pixels without info (EXIF, ICC, comments) so that save() cannot carry any of it."""
+    if not img.info:
+        return img
+    bare = img.copy()
+    bare.info = {}
+    return bare
