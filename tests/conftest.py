@@ -15,7 +15,7 @@ def instance_path(tmp_path):
 
 @pytest.fixture
 def app_config(instance_path):
-    """Config for a test app: small model input, random backbone, CSRF off (tests/test_security.py turns it on)."""
+    """Config for a test app: small model input, random backbone, CSRF off (test_security turns it on)."""
     return {
         "TESTING": True,
         "INSTANCE_PATH": str(instance_path),

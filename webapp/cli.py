@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 from flask import Flask, current_app
+from flask.cli import with_appcontext
 
 
 def init_app(app: Flask) -> None:
@@ -15,12 +16,14 @@ def init_app(app: Flask) -> None:
 
 
 @click.command("import")
+@with_appcontext
 @click.argument("path", type=click.Path(exists=True, path_type=Path))
 def import_command(path: Path) -> None:
     """Import a folder or .zip laid out as train|val|test/<class>/* or <class>/*."""
     from .services.dataset_io import import_path, summarise
 
-    results = import_path(path)
+    with current_app.test_request_context():  # results carry photo URLs
+        results = import_path(path)
     counts = summarise(results)
     for r in results:
         if r["status"] == "rejected":
@@ -31,6 +34,7 @@ def import_command(path: Path) -> None:
 
 
 @click.command("export")
+@with_appcontext
 @click.argument("path", type=click.Path(path_type=Path))
 def export_command(path: Path) -> None:
     """Export the labeled photos to PATH (a .zip, or a folder) with a CSV manifest."""
@@ -46,6 +50,7 @@ def export_command(path: Path) -> None:
 
 
 @click.command("train")
+@with_appcontext
 @click.option("--epochs", type=int)
 @click.option("--batch-size", type=int)
 @click.option("--learning-rate", type=float)
@@ -71,6 +76,7 @@ def train_command(**options) -> None:
 
 
 @click.command("predict")
+@with_appcontext
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
 @click.option("--csv", "as_csv", is_flag=True, help="print CSV: path,label,confidence,probabilities...")
 def predict_command(paths: tuple[Path, ...], as_csv: bool) -> None:

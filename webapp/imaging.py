@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import functools
 import io
-import math
 import re
 import struct
 from dataclasses import dataclass
@@ -55,7 +54,7 @@ class RejectedPhoto(Exception):
 class DecodedPhoto:
     """An upright RGB picture plus facts about the original file."""
 
-    image: Image.Image  # RGB, orientation applied, no metadata; reduced by JPEG draft mode when allowed
+    image: Image.Image  # RGB, orientation applied, no metadata; reduced to cover_size() when needs are given
     format: str  # one of ACCEPTED_FORMATS (an MPO file reports "JPEG")
     width: int  # of the original, orientation applied
     height: int
@@ -109,7 +108,9 @@ def sniff_refused_format(data: bytes) -> str | None:
     head = data[:64]
     if head[4:8] == b"ftyp":
         return _sniff_ftyp(data)
-    if head.startswith(b"RIFF") and head[8:12] != b"WEBP":
+    if _magic_name(head):
+        return None
+    if head.startswith(b"RIFF"):
         return "This is a video or audio file, not a photo"
     if head[4:8] in (b"moov", b"mdat", b"wide", b"free"):
         return "This is a video, not a photo"
@@ -118,8 +119,6 @@ def sniff_refused_format(data: bytes) -> str | None:
     for prefixes, message in _REFUSED_PREFIXES:
         if head.startswith(prefixes):
             return message
-    if _magic_name(head):
-        return None
     return _sniff_text(data[:4096])
 
 
@@ -191,9 +190,9 @@ def open_photo(
 ) -> DecodedPhoto:
     """Validate and decode photo bytes into an upright RGB image, or raise RejectedPhoto with the reason.
 
-    need_long_side / need_min_side: the largest copy the caller will make (a long side, and a square side
-    such as the model input). When given, a JPEG is decoded at the smallest 1/2, 1/4 or 1/8 scale that still
-    covers both; None decodes the full picture.
+    need_long_side / need_min_side: the largest copies the caller will make (a long side, and a square side
+    such as the model input). When given, the image returned is reduced to cover_size() of the original
+    (a JPEG decoded at the smallest 1/2, 1/4 or 1/8 scale that covers it); None keeps the full picture.
     """
     refused = sniff_refused_format(data)
     if refused:
@@ -213,12 +212,15 @@ def _decode(data: bytes, max_pixels: int, need_long_side: int | None, need_min_s
     if width * height > max_pixels:
         raise RejectedPhoto(_too_many_pixels(width * height, max_pixels, im.size))
     fmt = "JPEG" if im.format == "MPO" else str(im.format)
-    if fmt == "JPEG" and need_long_side:
-        im.draft("RGB", _draft_request(im.size, need_long_side, need_min_side))
+    target = cover_size(im.size, need_long_side, need_min_side) if need_long_side else im.size
+    if fmt == "JPEG" and target != im.size:
+        im.draft("RGB", target)  # libjpeg decodes at 1/2, 1/4 or 1/8 scale, never below target
     im.load()  # the full decode: truncated or corrupt data fails here, before anything is stored
-    decoded_size = im.size
-    orientation = _orientation(im)
-    rgb = _to_srgb(_plain(im), im.info.get("icc_profile"))
+    decoded_size, orientation = im.size, _orientation(im)
+    plain = _plain(im)
+    if plain.size != target:  # shrink first: the colour transform and rotation then touch 1 MP, not 12
+        plain = plain.resize(target, RESAMPLE, reducing_gap=REDUCING_GAP)
+    rgb = _to_srgb(plain, im.info.get("icc_profile"))
     if orientation in _TRANSPOSE:
         rgb = rgb.transpose(_TRANSPOSE[orientation])
         if orientation >= 5:
@@ -227,10 +229,14 @@ def _decode(data: bytes, max_pixels: int, need_long_side: int | None, need_min_s
     return DecodedPhoto(rgb, fmt, width, height, decoded_size)
 
 
-def _draft_request(size: tuple[int, int], long_side: int, min_side: int) -> tuple[int, int]:
-    """The size draft mode must keep on each axis (orientation does not matter: both axes are covered)."""
-    scale = min(1.0, long_side / max(size))
-    return tuple(min(n, max(math.ceil(n * scale), min_side)) for n in size)  # type: ignore[return-value]
+def cover_size(size: tuple[int, int], long_side: int, min_side: int = 0) -> tuple[int, int]:
+    """The smallest size of this aspect ratio with a long side >= long_side and both sides >= min_side.
+
+    Never above size. Orientation does not matter: the scale is the same for both axes.
+    """
+    w, h = size
+    scale = min(1.0, max(long_side / max(w, h), min_side / max(1, min(w, h))))
+    return max(1, round(w * scale)), max(1, round(h * scale))
 
 
 def _orientation(im: Image.Image) -> int:
@@ -279,8 +285,8 @@ def _to_srgb(im: Image.Image, icc: bytes | None) -> Image.Image:
             transform = _transform_to_srgb(icc, im.mode)
             if transform is not None:
                 return ImageCms.applyTransform(im, transform)
-        except (ImageCms.PyCMSError, OSError, ValueError, TypeError):
-            pass  # an unreadable profile: keep the plain conversion below
+        except Exception:
+            pass  # an unreadable or unusual profile never costs the photo: plain conversion below
     return im if im.mode == "RGB" else im.convert("RGB")
 
 
@@ -290,7 +296,8 @@ def _transform_to_srgb(icc: bytes, mode: str) -> ImageCms.ImageCmsTransform | No
     profile = ImageCms.ImageCmsProfile(io.BytesIO(icc))
     if "srgb" in ImageCms.getProfileDescription(profile).lower().replace(" ", ""):
         return None
-    return ImageCms.buildTransform(profile, _srgb(), mode, "RGB")
+    # NOCACHE: littleCMS's one-pixel cache is not safe when threads share a transform
+    return ImageCms.buildTransform(profile, _srgb(), mode, "RGB", flags=ImageCms.Flags.NOCACHE)
 
 
 @functools.cache
@@ -346,7 +353,9 @@ def fit_size(size: tuple[int, int], long_side: int) -> tuple[int, int]:
 
 
 def _resized(img: Image.Image, size: tuple[int, int]) -> Image.Image:
-    out = img.copy() if img.size == size else img.resize(size, RESAMPLE, reducing_gap=REDUCING_GAP)
+    if img.size == size:
+        return _bare(img)
+    out = img.resize(size, RESAMPLE, reducing_gap=REDUCING_GAP)
     out.info = {}  # Pillow copies info (JPEG comments would ride along into the saved copy)
     return out
 
@@ -368,7 +377,8 @@ def model_input_array(img: Image.Image, side: int) -> np.ndarray:
     cropped, round things become ovals. LANCZOS with REDUCING_GAP; returns a writable uint8 array
     of shape (side, side, 3).
     """
-    return np.array(_resized(img.convert("RGB"), (side, side)), dtype=np.uint8)
+    rgb = img if img.mode == "RGB" else img.convert("RGB")
+    return np.array(_resized(rgb, (side, side)), dtype=np.uint8)
 
 
 def derive_all(img: Image.Image, side: int) -> Derived:

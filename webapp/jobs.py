@@ -101,11 +101,23 @@ def _train(run: TrainingRun, progress: RunProgress):
     result = run_training(build_job(run), progress)
     run = db.session.get(TrainingRun, run.id)
     run.metrics = result.metrics
-    run.artifacts = result.artifacts
-    run.timings = result.timings
+    run.artifacts = _artifacts(result)
+    run.timings = {**result.timings, "features_computed": result.features_computed}
     run.progress = {**run.progress, "history": result.history}
     db.session.commit()
     return result
+
+
+def _artifacts(result) -> dict:
+    paths = {
+        "model": result.model_path,
+        "curves": result.curves_path,
+        "labels": result.labels_path,
+        "info": result.info_path,
+    }
+    folder = result.model_path.parent
+    size = sum(f.stat().st_size for f in folder.iterdir() if f.is_file())
+    return {**{k: p.name for k, p in paths.items()}, "bytes": size}
 
 
 def _store_predictions(run_id: int, _result=None) -> None:
@@ -132,7 +144,7 @@ def predict_photos(run: TrainingRun, photos: list) -> int:
         return 0
     run_id, labels, model_dir = run.id, run.dataset["labels"], instance_path() / "models" / str(run.id)
     loader = _image_loader({sha: fmt for _id, sha, fmt in photos}, run.image_size)
-    probs = predict_shas(model_dir, [sha for _id, sha, _fmt in photos], loader)
+    probs = predict_shas(model_dir, instance_path() / "features", [sha for _id, sha, _fmt in photos], loader)
     db.session.execute(
         delete(Prediction).where(Prediction.run_id == run_id, Prediction.photo_id.in_([p[0] for p in photos]))
     )
@@ -189,14 +201,14 @@ def process_new_photos(photo_ids: list[int]) -> None:
 
 def predict_image(image) -> dict:
     """Predict one image array (not stored) with the active model."""
-    from .ml.pipeline import predict_array
+    from .ml.pipeline import predict_arrays
 
     run = active_run()
     if run is None or not run.artifacts.get("model"):
         return {"error": "There is no trained model yet: press Train first"}
     labels, model_dir = run.dataset["labels"], instance_path() / "models" / str(run.id)
     db.session.commit()
-    probs = predict_array(model_dir, image)
+    probs = predict_arrays(model_dir, [image])[0]
     best = int(probs.argmax())
     return {
         "label": labels[best],
@@ -208,7 +220,7 @@ def predict_image(image) -> dict:
 
 def export_tflite(run_id: int) -> str:
     """Convert a run's model to TFLite beside its .keras file."""
-    from .ml.pipeline import export_tflite as convert
+    from .ml.artifacts import export_tflite as convert
 
     folder = instance_path() / "models" / str(run_id)
     return str(convert(folder / "model.keras", folder / "model.tflite"))

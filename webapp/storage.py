@@ -111,14 +111,18 @@ def model_input_path(settings: StoreSettings, sha: str, side: int | None = None)
 
 def _check_size(data: bytes, settings: StoreSettings) -> None:
     if len(data) > settings.max_bytes:
-        raise RejectedPhoto(
-            f"The file is {_mb(len(data))} MB; the limit is {_mb(settings.max_bytes)} MB per photo"
-        )
+        raise RejectedPhoto(too_large_message(len(data), settings.max_bytes))
 
 
-def _mb(n: int) -> str:
-    # rounded up to a tenth, so that a file just over the limit never reads as equal to it
-    return f"{math.ceil(n / 2**20 * 10) / 10:.1f}".removesuffix(".0")
+def too_large_message(size: int, limit: int) -> str:
+    """Plain words for a file over the per-photo size limit."""
+    return f"The file is {megabytes(size)} MB; the limit is {megabytes(limit, round_up=False)} MB per photo"
+
+
+def megabytes(n: int, round_up: bool = True) -> str:
+    """Bytes as MB (MiB) text to a tenth: sizes round up and limits down, so "over" never reads as "equal"."""
+    tenths = n / 2**20 * 10
+    return f"{(math.ceil(tenths) if round_up else math.floor(tenths)) / 10:.1f}".removesuffix(".0")
 
 
 def _decode(data: bytes, settings: StoreSettings) -> imaging.DecodedPhoto:

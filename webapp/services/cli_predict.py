@@ -17,7 +17,7 @@ def _files(paths) -> list[Path]:
 
 def predict_files(paths) -> tuple[list[str], list[tuple[str, dict]]]:
     """(labels, [(path, {label, confidence, probabilities} or {error})]) with the active model."""
-    from ..ml.pipeline import predict_array
+    from ..ml.pipeline import predict_arrays
 
     run = active_run()
     if run is None or not run.artifacts.get("model"):
@@ -31,7 +31,7 @@ def predict_files(paths) -> tuple[list[str], list[tuple[str, dict]]]:
         except RejectedPhoto as exc:
             rows.append((str(path), {"error": exc.message}))
             continue
-        probs = predict_array(folder, image)
+        probs = predict_arrays(folder, [image])[0]
         best = int(probs.argmax())
         rows.append(
             (

@@ -38,7 +38,14 @@ def is_zip(filename: str | None, head: bytes) -> bool:
 
 def _skipped(path: str) -> bool:
     parts = PurePosixPath(path).parts
-    return any(p in SKIPPED_NAMES or p.startswith(".") for p in parts)
+    if parts == ("manifest.csv",):  # our own export's manifest
+        return True
+    return any(p in SKIPPED_NAMES or (p.startswith(".") and p not in ("..", ".")) for p in parts)
+
+
+def _escapes(path: str) -> bool:
+    parts = PurePosixPath(path.replace("\\", "/")).parts
+    return path.startswith(("/", "\\")) or ".." in parts
 
 
 def plan_entries(paths: Iterable[str]) -> list[Entry]:
@@ -71,7 +78,13 @@ def ingest_zip(stream, label: str | None = None) -> list[dict]:
         return [_rejected("archive.zip", "The zip archive is damaged or incomplete")]
     with archive:
         infos = {i.filename: i for i in archive.infolist() if not i.is_dir()}
-        return [_ingest_entry(archive, infos[e.path], e, label) for e in plan_entries(infos)]
+        unsafe = [
+            _rejected(n, "This file's path leaves the archive (../ or /); it was not imported")
+            for n in infos
+            if _escapes(n)
+        ]
+        safe = [n for n in infos if not _escapes(n)]
+        return unsafe + [_ingest_entry(archive, infos[e.path], e, label) for e in plan_entries(safe)]
 
 
 def _ingest_entry(archive: zipfile.ZipFile, info: zipfile.ZipInfo, entry: Entry, label: str | None) -> dict:

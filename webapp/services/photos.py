@@ -39,6 +39,9 @@ def ingest(data: bytes, filename: str | None, label: str | None = None, split: s
     settings = store_settings()
     if len(data) > settings.max_bytes:
         return _result(name, "rejected", error=too_large_message(len(data), settings.max_bytes))
+    label_error = _label_problem(label)
+    if label_error:
+        return _result(name, "rejected", error=label_error)
     existing = db.session.scalar(select(Photo).where(Photo.sha256 == storage.sha256_of(data)))
     if existing is not None:
         return _duplicate(existing, name, label, split)
@@ -67,6 +70,19 @@ def ingest(data: bytes, filename: str | None, label: str | None = None, split: s
     return _result(name, "stored", photo)
 
 
+def _label_problem(label: str | None) -> str | None:
+    """Why a label (a folder name, say) cannot become a class, checked before anything is stored."""
+    if not label or class_by_name(label) is not None:
+        return None
+    from .classes import clean_name
+
+    try:
+        clean_name(label)
+    except ServiceError as exc:
+        return f'"{label[:80]}" cannot be a class name: {exc.message}'
+    return None
+
+
 def _duplicate(photo: Photo, name: str, label: str | None, split: str | None) -> dict:
     if photo.deleted_at is not None:  # uploading a trashed photo again brings it back
         photo.deleted_at = None
@@ -92,7 +108,7 @@ def _new_class(name: str) -> LabelClass:
 
 def too_large_message(size: int, limit: int) -> str:
     """Plain words for a file over the per-photo size limit."""
-    return f"The file is {size / 1e6:.0f} MB; the limit is {limit / 1e6:.0f} MB per photo"
+    return storage.too_large_message(size, limit)
 
 
 def get_photo(photo_id: int, include_deleted: bool = True) -> Photo:

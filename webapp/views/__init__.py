@@ -43,8 +43,10 @@ def _csrf_error(exc: CSRFError):
 def _too_large(_exc):
     from flask import current_app
 
-    limit = current_app.config["MAX_CONTENT_LENGTH"] / 1e6
-    return error_response(f"The upload is too large; the limit is {limit:.0f} MB per request", 413)
+    from ..storage import megabytes
+
+    limit = megabytes(current_app.config["MAX_CONTENT_LENGTH"], round_up=False)
+    return error_response(f"The upload is too large; the limit is {limit} MB per request", 413)
 
 
 def _http_error(exc: HTTPException):

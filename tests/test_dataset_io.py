@@ -1,0 +1,303 @@
+"""Dataset import/export: folder layouts, `flask import`/`flask export`, GET /export.zip, round trips."""
+
+import csv
+import hashlib
+import io
+import zipfile
+
+import pytest
+
+from tests.images import class_photo, text_file
+from webapp import create_app
+from webapp.services.dataset_io import Entry, import_path, plan_entries
+
+
+def photo(cls_index: int, i: int) -> bytes:
+    """A small distinct JPEG."""
+    return class_photo(cls_index, i, size=(40, 32))
+
+
+def write_tree(root, files: dict[str, bytes]):
+    """Write {relative path: bytes} under root; returns root."""
+    for rel, body in files.items():
+        path = root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(body)
+    return root
+
+
+def make_zip(files: dict[str, bytes]) -> bytes:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        for name, body in files.items():
+            zf.writestr(name, body)
+    return buf.getvalue()
+
+
+ARTICLE_LAYOUT = {
+    "train/beer/b0.jpg": photo(0, 0),
+    "train/beer/b1.jpg": photo(0, 1),
+    "val/beer/b2.jpg": photo(0, 2),
+    "test/beer/b3.jpg": photo(0, 3),
+    "train/wings/w0.jpg": photo(1, 0),
+    "val/wings/w1.jpg": photo(1, 1),
+    "test/wings/w2.jpg": photo(1, 2),
+}
+
+
+def all_photos(client) -> dict[str, dict]:
+    """Every photo outside the trash, by sha256."""
+    body = client.get("/api/v1/photos?per_page=200").get_json()
+    return {p["sha256"]: p for p in body["photos"]}
+
+
+def expected_by_sha(layout: dict[str, bytes]) -> dict[str, tuple[str, str]]:
+    """(label, split) per sha256 for an article-style layout."""
+    out = {}
+    for rel, body in layout.items():
+        split, label, _name = rel.split("/")
+        out[hashlib.sha256(body).hexdigest()] = (label, split)
+    return out
+
+
+def labels_and_splits(client) -> dict[str, tuple[str, str]]:
+    return {sha: (p["label"], p["split"]) for sha, p in all_photos(client).items()}
+
+
+@pytest.fixture
+def other_app(tmp_path, app_config):
+    """A second app on its own fresh instance folder (to import an export into)."""
+    path = tmp_path / "other-instance"
+    path.mkdir()
+    app = create_app({**app_config, "INSTANCE_PATH": str(path)})
+    yield app
+    from webapp.extensions import db
+
+    with app.app_context():
+        db.session.remove()
+        db.engine.dispose()
+
+
+# ---------------------------------------------------------------- folder layouts (pure)
+
+
+def test_plan_split_class_layout():
+    entries = plan_entries(["train/beer/a.jpg", "val/wings/b.jpg", "test/beer/c.jpg"])
+    assert entries == [
+        Entry("train/beer/a.jpg", "beer", "train"),
+        Entry("val/wings/b.jpg", "wings", "val"),
+        Entry("test/beer/c.jpg", "beer", "test"),
+    ]
+
+
+def test_plan_class_only_layout():
+    assert plan_entries(["beer/a.jpg", "wings/b.jpg"]) == [
+        Entry("beer/a.jpg", "beer", None),
+        Entry("wings/b.jpg", "wings", None),
+    ]
+
+
+def test_plan_ignores_a_wrapper_folder():
+    entries = plan_entries(["my data/train/beer/a.jpg", "my data/val/wings/b.jpg"])
+    assert [(e.label, e.split) for e in entries] == [("beer", "train"), ("wings", "val")]
+    entries = plan_entries(["export/beer/a.jpg", "export/wings/b.jpg"])
+    assert [(e.label, e.split) for e in entries] == [("beer", None), ("wings", None)]
+
+
+def test_plan_single_class_folder_is_its_label():
+    assert [e.label for e in plan_entries(["beer/a.jpg", "beer/b.jpg"])] == ["beer", "beer"]
+
+
+def test_plan_loose_files_have_no_label():
+    assert plan_entries(["a.jpg", "b.jpg"]) == [Entry("a.jpg", None, None), Entry("b.jpg", None, None)]
+
+
+def test_plan_skips_system_files():
+    entries = plan_entries(
+        ["__MACOSX/beer/._a.jpg", "beer/.DS_Store", "beer/Thumbs.db", ".hidden/x.jpg", "beer/a.jpg"]
+    )
+    assert [e.path for e in entries] == ["beer/a.jpg"]
+
+
+# ---------------------------------------------------------------- the import service
+
+
+def test_import_path_service_keeps_labels_and_splits(app, client, tmp_path):
+    src = write_tree(tmp_path / "src", ARTICLE_LAYOUT)
+    with app.test_request_context():
+        results = import_path(src)
+    assert sorted(r["status"] for r in results) == ["stored"] * len(ARTICLE_LAYOUT)
+    assert labels_and_splits(client) == expected_by_sha(ARTICLE_LAYOUT)
+
+
+# ---------------------------------------------------------------- flask import
+
+
+def test_cli_import_folder(runner, client, tmp_path):
+    src = write_tree(tmp_path / "src", {**ARTICLE_LAYOUT, "train/beer/notes.jpg": text_file()})
+    result = runner.invoke(args=["import", str(src)])
+    assert result.exit_code == 0, (result.output, result.exception)
+    assert "7 stored, 0 duplicates skipped, 1 rejected" in result.output
+    assert "notes.jpg" in result.output and "text file" in result.output
+    assert labels_and_splits(client) == expected_by_sha(ARTICLE_LAYOUT)
+
+
+def test_cli_import_twice_reports_duplicates(runner, client, tmp_path):
+    src = write_tree(tmp_path / "src", ARTICLE_LAYOUT)
+    runner.invoke(args=["import", str(src)])
+    result = runner.invoke(args=["import", str(src)])
+    assert result.exit_code == 0, (result.output, result.exception)
+    assert "0 stored, 7 duplicates skipped, 0 rejected" in result.output
+    assert len(all_photos(client)) == 7
+
+
+def test_cli_import_zip_with_new_class(runner, client, tmp_path):
+    archive = tmp_path / "data.zip"
+    archive.write_bytes(
+        make_zip(
+            {
+                "dataset/train/pizza/a.jpg": photo(2, 0),
+                "dataset/val/pizza/b.jpg": photo(2, 1),
+                "dataset/train/beer/c.jpg": photo(0, 5),
+            }
+        )
+    )
+    result = runner.invoke(args=["import", str(archive)])
+    assert result.exit_code == 0, (result.output, result.exception)
+    assert "3 stored" in result.output
+    assert sorted(labels_and_splits(client).values()) == [
+        ("beer", "train"),
+        ("pizza", "train"),
+        ("pizza", "val"),
+    ]
+    assert "pizza" in {c["name"] for c in client.get("/api/v1/classes").get_json()}
+
+
+def test_cli_import_missing_path_fails(runner, tmp_path):
+    result = runner.invoke(args=["import", str(tmp_path / "nope")])
+    assert result.exit_code != 0
+
+
+# ---------------------------------------------------------------- export
+
+
+def labeled_store(client) -> dict[str, bytes]:
+    """Upload the article layout as a zip, plus one unlabeled and one trashed photo; returns the layout."""
+    client.post(
+        "/api/v1/photos",
+        data={"files": [(io.BytesIO(make_zip(ARTICLE_LAYOUT)), "d.zip")]},
+        content_type="multipart/form-data",
+    )
+    extra = client.post(
+        "/api/v1/photos",
+        data={"files": [(io.BytesIO(photo(3, 0)), "u.jpg"), (io.BytesIO(photo(4, 0)), "t.jpg")]},
+        content_type="multipart/form-data",
+    ).get_json()["results"]
+    trashed = extra[1]["photo"]["id"]
+    client.patch(f"/api/v1/photos/{trashed}", json={"label": "beer"})
+    client.delete(f"/api/v1/photos/{trashed}")
+    assert len(all_photos(client)) == 8
+    return ARTICLE_LAYOUT
+
+
+def check_export(names_to_bytes: dict[str, bytes], layout: dict[str, bytes]) -> None:
+    """An export holds exactly the labeled photos, byte for byte, at split/class/<name>, plus a manifest."""
+    manifest = list(csv.DictReader(io.StringIO(names_to_bytes.pop("manifest.csv").decode())))
+    wanted = {hashlib.sha256(b).hexdigest(): rel for rel, b in layout.items()}
+    got = {hashlib.sha256(b).hexdigest(): name for name, b in names_to_bytes.items()}
+    assert set(got) == set(wanted)  # no unlabeled, no trashed photo
+    for sha, name in got.items():
+        assert name.rsplit("/", 1)[0] == wanted[sha].rsplit("/", 1)[0]  # same split/class folder
+    assert {row["sha256"] for row in manifest} == set(wanted)
+    for row in manifest:
+        assert row["path"] == got[row["sha256"]]
+        assert (row["split"], row["label"]) == tuple(wanted[row["sha256"]].split("/")[:2])
+
+
+def test_cli_export_zip(runner, client, tmp_path):
+    layout = labeled_store(client)
+    target = tmp_path / "out.zip"
+    result = runner.invoke(args=["export", str(target)])
+    assert result.exit_code == 0, (result.output, result.exception)
+    assert "exported 7 labeled photos" in result.output
+    with zipfile.ZipFile(target) as zf:
+        check_export({n: zf.read(n) for n in zf.namelist()}, layout)
+    assert [p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp")] == []
+
+
+def test_cli_export_folder(runner, client, tmp_path):
+    layout = labeled_store(client)
+    target = tmp_path / "out"
+    result = runner.invoke(args=["export", str(target)])
+    assert result.exit_code == 0, (result.output, result.exception)
+    files = {p.relative_to(target).as_posix(): p.read_bytes() for p in target.rglob("*") if p.is_file()}
+    check_export(files, layout)
+
+
+def test_cli_export_refuses_a_non_empty_folder(runner, client, tmp_path):
+    labeled_store(client)
+    target = tmp_path / "busy"
+    target.mkdir()
+    (target / "keep.txt").write_text("mine")
+    result = runner.invoke(args=["export", str(target)])
+    assert result.exit_code != 0
+    assert "not empty" in result.output
+    assert sorted(p.name for p in target.iterdir()) == ["keep.txt"]
+
+
+def test_export_zip_download(client, instance_path):
+    layout = labeled_store(client)
+    before = sorted(p.name for p in instance_path.iterdir())
+    response = client.get("/export.zip")
+    data = response.get_data()
+    response.close()
+    assert response.status_code == 200 and response.mimetype == "application/zip"
+    assert "attachment" in response.headers["Content-Disposition"]
+    with zipfile.ZipFile(io.BytesIO(data)) as zf:
+        check_export({n: zf.read(n) for n in zf.namelist()}, layout)
+    assert sorted(p.name for p in instance_path.iterdir()) == before  # the temporary zip is gone
+
+
+def test_export_of_empty_store_has_only_a_manifest(client):
+    response = client.get("/export.zip")
+    data = response.get_data()
+    response.close()
+    with zipfile.ZipFile(io.BytesIO(data)) as zf:
+        assert zf.namelist() == ["manifest.csv"]
+
+
+# ---------------------------------------------------------------- round trip
+
+
+def _download_export(client) -> bytes:
+    response = client.get("/export.zip")
+    data = response.get_data()
+    response.close()
+    return data
+
+
+def test_export_then_import_keeps_labels_and_splits(client, other_app):
+    labeled_store(client)
+    data = _download_export(client)
+    other = other_app.test_client()
+    response = other.post(
+        "/api/v1/photos",
+        data={"files": [(io.BytesIO(data), "dataset.zip")]},
+        content_type="multipart/form-data",
+    )
+    assert response.status_code == 200
+    stored = [r for r in response.get_json()["results"] if r["status"] == "stored"]
+    assert len(stored) == 7
+    assert labels_and_splits(other) == expected_by_sha(ARTICLE_LAYOUT)
+
+
+def test_importing_an_export_reports_no_rejects(client, other_app):
+    # The export's own manifest.csv is part of the format: importing it back must not list it
+    # as a rejected photo.
+    labeled_store(client)
+    data = _download_export(client)
+    response = other_app.test_client().post(
+        "/api/v1/photos", data={"files": [(io.BytesIO(data), "d.zip")]}, content_type="multipart/form-data"
+    )
+    rejected = [r["filename"] for r in response.get_json()["results"] if r["status"] == "rejected"]
+    assert rejected == []
