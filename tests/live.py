@@ -44,6 +44,7 @@ class LiveApp:
     port: int = field(default_factory=free_port)
     web: subprocess.Popen | None = None
     workers: list = field(default_factory=list)
+    logs: list = field(default_factory=list)
 
     @property
     def url(self) -> str:
@@ -84,7 +85,9 @@ class LiveApp:
         wait_until(lambda: self.get("/healthz").json()["worker"] == "ok", timeout, "no worker came up")
 
     def _log(self, name: str):
-        return open(self.instance / f"{name}.log", "ab")
+        handle = open(self.instance / f"{name}.log", "ab")  # noqa: SIM115 - closed in stop()
+        self.logs.append(handle)
+        return handle
 
     def _healthy(self) -> bool:
         if self.web.poll() is not None:
@@ -123,6 +126,8 @@ class LiveApp:
                 except subprocess.TimeoutExpired:
                     os.killpg(proc.pid, signal.SIGKILL)
                     proc.wait()
+        for handle in self.logs:
+            handle.close()
 
 
 def wait_until(predicate, timeout: float, message: str, interval: float = 0.3):

@@ -51,13 +51,13 @@ def test_training_end_to_end_through_the_real_worker(live):
     live.start()
     upload_labeled(live)
     live.wait_for_worker()
-    response = live.post("/api/v1/runs", json={"epochs": 12, "batch_size": 8})
+    response = live.post("/api/v1/runs", json={"epochs": 20, "batch_size": 4})
     assert response.status_code == 202, response.text
     run = wait_run(live, response.json()["id"])
     assert run["status"] == "succeeded", run["error"]
     assert run["metrics"]["accuracy"] >= 0.9
     assert set(run["metrics"]["per_class"]) == {"beer", "wings"}
-    assert len(run["progress"]["history"]) == 12
+    assert len(run["progress"]["history"]) == 20
     assert (live.instance / "models" / str(run["id"]) / "model.keras").is_file()
     preds = live.get(f"/api/v1/runs/{run['id']}/predictions?per_page=100").json()
     assert preds["total"] == 16

@@ -5,6 +5,7 @@ from huey.exceptions import HueyException, TaskException
 
 from .. import tasks
 from . import ServiceError
+from .predictions import release_database
 from .runs import get_run, model_dir
 
 TFLITE_TIMEOUT = 300
@@ -20,6 +21,7 @@ def ensure_tflite(run_id: int) -> None:
             "No worker is running to convert the model; start one with `python -m webapp`", 503
         )
     result = tasks.task("export_tflite")(run_id)
+    release_database()
     try:
         result.get(blocking=True, timeout=current_app.config.get("TFLITE_TIMEOUT", TFLITE_TIMEOUT))
     except TaskException as exc:

@@ -104,7 +104,13 @@ def predict_upload(data: bytes) -> dict:
     return _wait_for(tasks.task("predict_image")(image), current_app.config["PREDICT_TIMEOUT"])
 
 
+def release_database() -> None:
+    """End this request's transaction before waiting on the worker: an open SQLite write lock would stall it."""
+    db.session.commit()
+
+
 def _wait_for(result, timeout: int) -> dict:
+    release_database()
     try:
         answer = result.get(blocking=True, timeout=timeout)
     except TaskException as exc:

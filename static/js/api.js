@@ -1,0 +1,145 @@
+// Shared client for the JSON API: CSRF header, JSON in/out, {"error"} -> thrown Error, toasts, uploads.
+
+const UPLOAD_URL = '/api/v1/photos';
+
+/** Error thrown for any failed API call; `status` is the HTTP status (0: network), `data` the JSON body. */
+export class ApiError extends Error {
+  constructor(message, status, data) {
+    super(message);
+    this.name = 'ApiError';
+    this.status = status;
+    this.data = data;
+  }
+}
+
+/** The CSRF token the server put in the page's <meta name="csrf-token">. */
+export function csrfToken() {
+  const meta = document.querySelector('meta[name="csrf-token"]');
+  return meta ? meta.getAttribute('content') : '';
+}
+
+/** Turn {a: 1, b: '', c: true} into "?a=1&c=1"; empty, null, undefined and false values are left out. */
+export function buildQuery(params) {
+  const query = new URLSearchParams();
+  for (const [key, value] of Object.entries(params || {})) {
+    if (value === undefined || value === null || value === '' || value === false) continue;
+    query.append(key, value === true ? '1' : String(value));
+  }
+  const text = query.toString();
+  return text ? `?${text}` : '';
+}
+
+function fallbackMessage(status) {
+  if (status === 413) return 'The file is too large for the server.';
+  if (status === 400) return 'The server refused the request (HTTP 400). Reload the page and try again.';
+  if (status === 404) return 'Not found (HTTP 404).';
+  if (status >= 500) return `The server had a problem (HTTP ${status}). Try again in a moment.`;
+  return `Request failed (HTTP ${status}).`;
+}
+
+function parseJson(text) {
+  if (!text) return null;
+  try {
+    return JSON.parse(text);
+  } catch {
+    return null;
+  }
+}
+
+function errorFrom(status, data) {
+  const message = data && typeof data.error === 'string' && data.error ? data.error : fallbackMessage(status);
+  return new ApiError(message, status, data);
+}
+
+/** Call the API: `api(path, {method, body, query, signal})`; resolves to the parsed JSON (or null). */
+export async function api(path, { method = 'GET', body, query, signal } = {}) {
+  const headers = { Accept: 'application/json' };
+  const init = { method, headers, credentials: 'same-origin', signal };
+  if (method !== 'GET' && method !== 'HEAD') headers['X-CSRFToken'] = csrfToken();
+  if (body instanceof FormData) {
+    init.body = body;
+  } else if (body !== undefined) {
+    headers['Content-Type'] = 'application/json';
+    init.body = JSON.stringify(body);
+  }
+  let response;
+  try {
+    response = await fetch(path + buildQuery(query), init);
+  } catch (err) {
+    if (err && err.name === 'AbortError') throw err;
+    throw new ApiError('Cannot reach the server. Check the connection and try again.', 0, null);
+  }
+  const data = parseJson(await response.text());
+  if (!response.ok) throw errorFrom(response.status, data);
+  return data;
+}
+
+export const get = (path, query) => api(path, { query });
+export const post = (path, body, query) => api(path, { method: 'POST', body, query });
+export const patch = (path, body) => api(path, { method: 'PATCH', body });
+export const del = (path, query) => api(path, { method: 'DELETE', query });
+
+/**
+ * Upload ONE file as multipart field "files" with XMLHttpRequest (fetch has no upload progress).
+ * Resolves to the JSON body ({"results": [...]}); rejects with ApiError. `onProgress(fraction)` while sending;
+ * `fields`: extra form fields (e.g. {label: "beer"}), empty values left out.
+ */
+export function uploadFile(file, { onProgress, url = UPLOAD_URL, field = 'files', fields = {} } = {}) {
+  return new Promise((resolve, reject) => {
+    const xhr = new XMLHttpRequest();
+    xhr.open('POST', url);
+    xhr.setRequestHeader('X-CSRFToken', csrfToken());
+    xhr.setRequestHeader('Accept', 'application/json');
+    xhr.upload.addEventListener('progress', (event) => {
+      if (onProgress && event.lengthComputable && event.total > 0) onProgress(event.loaded / event.total);
+    });
+    xhr.addEventListener('load', () => {
+      const data = parseJson(xhr.responseText);
+      if (xhr.status >= 200 && xhr.status < 300 && data) resolve(data);
+      else reject(errorFrom(xhr.status, data));
+    });
+    xhr.addEventListener('error', () =>
+      reject(new ApiError('Upload failed: the connection to the server was lost.', 0, null)),
+    );
+    xhr.addEventListener('abort', () => reject(new ApiError('Upload cancelled.', 0, null)));
+    const form = new FormData();
+    for (const [name, value] of Object.entries(fields)) if (value) form.append(name, value);
+    form.append(field, file, file.name);
+    xhr.send(form);
+  });
+}
+
+const TOAST_LIMIT = 3;
+
+/** Show a short message in the page's #toast live region; kind is "success", "error" or "info". */
+export function toast(message, kind = 'success', timeout) {
+  const area = document.getElementById('toast');
+  if (!area) return;
+  const item = document.createElement('div');
+  item.className = `toast toast-${kind}`;
+  item.dataset.kind = kind;
+  const text = document.createElement('span');
+  text.className = 'toast-text';
+  text.textContent = message;
+  const close = document.createElement('button');
+  close.type = 'button';
+  close.textContent = '✕';
+  close.setAttribute('aria-label', 'Dismiss message');
+  close.addEventListener('click', () => item.remove());
+  item.append(text, close);
+  area.append(item);
+  while (area.children.length > TOAST_LIMIT) area.firstElementChild.remove();
+  const ms = timeout ?? (kind === 'error' ? 9000 : 2500);
+  window.setTimeout(() => item.remove(), ms);
+}
+
+/** Toast an error thrown by api()/uploadFile() (or anything else) with an optional prefix. */
+export function toastError(err, prefix = '') {
+  const message = err && err.message ? err.message : String(err);
+  toast(prefix ? `${prefix}: ${message}` : message, 'error');
+}
+
+/** Tell the page (class-count bar and others) that labels or photos changed. */
+export function datasetChanged() {
+  document.dispatchEvent(new CustomEvent('dataset-changed'));
+}

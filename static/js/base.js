@@ -1,0 +1,73 @@
+// Every page: the class-count bar (GET /api/v1/dataset) with its imbalance warning.
+
+import { get } from './api.js';
+import { el, paintClass, paintColors, replaceChildren } from './dom.js';
+
+const bar = document.getElementById('class-bar');
+const meter = document.getElementById('class-bar-meter');
+const warning = document.getElementById('imbalance-warning');
+
+function renderMeter(dataset) {
+  if (!meter) return;
+  const total = dataset.total || 0;
+  const parts = dataset.classes.map((cls) => ({ color: cls.color, count: cls.count }));
+  parts.push({ color: '#c3c9d1', count: dataset.unlabeled || 0 });
+  replaceChildren(meter);
+  if (!total) return;
+  for (const part of parts) {
+    if (!part.count) continue;
+    const span = el('span');
+    span.style.width = `${(100 * part.count) / total}%`;
+    paintClass(span, part.color);
+    meter.append(span);
+  }
+}
+
+function renderBar(dataset) {
+  const chips = dataset.classes.map((cls) =>
+    paintClass(
+      el('span', { class: 'chip', dataset: { class: cls.name } }, cls.name, ' ',
+        el('span', { class: 'chip-count', text: cls.count })),
+      cls.color,
+    ),
+  );
+  const unlabeled = el('span', { class: 'chip chip-outline', id: 'unlabeled-count' },
+    'unlabeled ', el('span', { class: 'chip-count', text: dataset.unlabeled || 0 }));
+  replaceChildren(bar, el('span', { class: 'class-bar-label', text: `${dataset.total || 0} photos:` }),
+    chips, unlabeled);
+}
+
+function renderWarning(dataset) {
+  if (!warning) return;
+  const info = dataset.imbalance || {};
+  warning.hidden = !info.warning;
+  warning.textContent = info.warning ? `⚠ ${info.message || 'The classes are unbalanced.'}` : '';
+}
+
+/** Reload the class counts shown on every page. */
+export async function refreshClassBar() {
+  if (!bar) return;
+  try {
+    const dataset = await get('/api/v1/dataset');
+    renderBar(dataset);
+    renderMeter(dataset);
+    renderWarning(dataset);
+    document.dispatchEvent(new CustomEvent('dataset-loaded', { detail: dataset }));
+  } catch {
+    // The bar is a convenience; pages report their own errors.
+  }
+}
+
+let pending = null;
+
+function scheduleRefresh() {
+  window.clearTimeout(pending);
+  pending = window.setTimeout(refreshClassBar, 250);
+}
+
+paintColors(document);
+refreshClassBar();
+document.addEventListener('dataset-changed', scheduleRefresh);
+document.addEventListener('visibilitychange', () => {
+  if (document.visibilityState === 'visible') scheduleRefresh();
+});

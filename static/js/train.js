@@ -1,0 +1,178 @@
+// Train page: dataset summary, the Train button with advanced settings, and the runs comparison table.
+
+import { ApiError, del, get, post, toast, toastError } from './api.js';
+import { confirmDialog, el, formatBytes, formatDate, formatDuration, paintClass, percent, replaceChildren } from './dom.js';
+
+const $ = (id) => document.getElementById(id);
+const form = $('train-form');
+const button = $('train-button');
+const message = $('train-message');
+const ACTIVE = ['queued', 'running'];
+let pollTimer = null;
+
+export const runUrl = (id) => `/runs/${id}`;
+
+function num(value) {
+  return el('td', { class: 'num', text: value ?? 0 });
+}
+
+function renderDataset(dataset) {
+  const rows = dataset.classes.map((cls) => {
+    const name = paintClass(el('span', { class: 'swatch', 'aria-hidden': 'true' }), cls.color);
+    return el('tr', { dataset: { class: cls.name } },
+      el('th', { scope: 'row' }, el('span', { class: 'field-inline' }, name, cls.name)),
+      num(cls.train), num(cls.val), num(cls.test), num(cls.count));
+  });
+  const sum = (key) => dataset.classes.reduce((acc, cls) => acc + (cls[key] || 0), 0);
+  rows.push(el('tr', {}, el('th', { scope: 'row', text: 'All labeled' }),
+    num(sum('train')), num(sum('val')), num(sum('test')), num(sum('count'))));
+  replaceChildren($('dataset-rows'), rows);
+  const parts = [`${dataset.unlabeled || 0} unlabeled photo${dataset.unlabeled === 1 ? '' : 's'} (not used for training)`];
+  if (dataset.trash) parts.push(`${dataset.trash} in the trash`);
+  replaceChildren($('dataset-extra'), parts.join(' · '), '. ',
+    dataset.unlabeled ? el('a', { href: '/label', text: 'Label them' }) : null);
+}
+
+async function loadDataset() {
+  try {
+    renderDataset(await get('/api/v1/dataset'));
+  } catch (err) {
+    replaceChildren($('dataset-rows'), el('tr', {}, el('td', { colspan: 5, class: 'error-text', text: err.message })));
+  }
+}
+
+function showMessage(kind, ...parts) {
+  message.hidden = false;
+  message.className = `banner banner-${kind}`;
+  replaceChildren(message, ...parts);
+}
+
+function readParams() {
+  const read = (id, parse) => parse($(id).value);
+  const params = {
+    epochs: read('epochs', (v) => parseInt(v, 10)),
+    batch_size: read('batch-size', (v) => parseInt(v, 10)),
+    learning_rate: read('learning-rate', Number),
+    trainable_layers: read('trainable-layers', (v) => parseInt(v, 10)),
+  };
+  const bad = Object.entries(params).find(([, v]) => !Number.isFinite(v) || v < 0);
+  return bad ? { error: `Check the setting “${bad[0].replace('_', ' ')}”: it must be a positive number.` } : { params };
+}
+
+async function startRun(event) {
+  event.preventDefault();
+  const { params, error } = readParams();
+  if (error) {
+    $('advanced').open = true;
+    showMessage('error', error);
+    return;
+  }
+  button.disabled = true;
+  showMessage('info', 'Starting…');
+  try {
+    const run = await post('/api/v1/runs', params);
+    window.location.assign(runUrl(run.id));
+  } catch (err) {
+    button.disabled = false;
+    if (err instanceof ApiError && err.status === 409 && err.data && err.data.run) {
+      const run = err.data.run;
+      showMessage('warning', 'A run is in progress: ', el('a', { href: runUrl(run.id), id: 'run-in-progress-link',
+        text: `Run #${run.id} (${run.status})` }), '. Wait for it to finish or cancel it.');
+    } else {
+      showMessage('error', err.message);
+    }
+  }
+}
+
+function f1Text(metrics) {
+  if (!metrics || !metrics.per_class) return '–';
+  return Object.entries(metrics.per_class).map(([name, m]) => `${name} ${Number(m.f1).toFixed(2)}`).join(' · ');
+}
+
+function paramsText(p) {
+  if (!p) return '–';
+  return `${p.epochs} ep · batch ${p.batch_size} · lr ${p.learning_rate} · ${p.trainable_layers} layers`;
+}
+
+function datasetText(d) {
+  return d ? `${d.train ?? 0} / ${d.val ?? 0} / ${d.test ?? 0}` : '–';
+}
+
+function statusCell(run) {
+  const pill = el('span', { class: 'status-pill', dataset: { status: run.status }, text: run.status });
+  const p = run.progress || {};
+  const extra = run.status === 'running' && p.epochs ? ` epoch ${p.epoch || 0}/${p.epochs}` : '';
+  return el('td', {}, pill, extra ? el('span', { class: 'muted small', text: extra }) : null);
+}
+
+function filesCell(run) {
+  if (ACTIVE.includes(run.status)) return el('td', { class: 'muted', text: '–' });
+  if (!run.has_model_files) return el('td', { class: 'muted', text: 'deleted' });
+  const size = run.model_bytes ? formatBytes(run.model_bytes) : 'kept';
+  const remove = el('button', { type: 'button', class: 'btn btn-small btn-danger delete-files-button',
+    dataset: { runId: run.id }, text: 'Delete', 'aria-label': `Delete the model files of run ${run.id} (${size})` });
+  remove.addEventListener('click', () => deleteFiles(run));
+  return el('td', {}, el('div', { class: 'small', text: size }), remove);
+}
+
+function runRow(run) {
+  const markers = [];
+  if (run.active) markers.push(el('span', { class: 'badge badge-success', text: '★ active' }));
+  if (run.pinned) markers.push(el('span', { class: 'badge badge-info', text: 'pinned' }));
+  return el('tr', { class: 'run-row', dataset: { runId: run.id, status: run.status } },
+    el('td', {}, el('a', { href: runUrl(run.id), text: `Run #${run.id}` }), ' ', markers,
+      el('div', { class: 'muted small', text: formatDate(run.created_at) })),
+    statusCell(run),
+    el('td', { class: 'num', text: run.metrics ? percent(run.metrics.accuracy, 1) : '–' }),
+    el('td', { class: 'wrap', text: f1Text(run.metrics) }),
+    el('td', { class: 'wrap', text: paramsText(run.params) }),
+    el('td', { text: datasetText(run.dataset), title: 'train / validation / test' }),
+    el('td', { text: formatDuration(run.duration_seconds) }),
+    filesCell(run));
+}
+
+async function deleteFiles(run) {
+  const ok = await confirmDialog({ title: `Delete the model files of run #${run.id}?`, confirmText: 'Delete files',
+    danger: true, message: 'Its scores stay for comparison, but it can no longer predict or be downloaded.' });
+  if (!ok) return;
+  try {
+    await del(`/api/v1/runs/${run.id}/files`);
+    toast(`Deleted the files of run #${run.id}`, 'success');
+  } catch (err) {
+    toastError(err, 'Files not deleted');
+  }
+  loadRuns();
+  loadStorage();
+}
+
+async function loadRuns() {
+  window.clearTimeout(pollTimer);
+  let runs = [];
+  try {
+    runs = await get('/api/v1/runs');
+  } catch (err) {
+    toastError(err, 'Could not load runs');
+    return;
+  }
+  runs.sort((a, b) => b.id - a.id);
+  replaceChildren($('runs-rows'), runs.map(runRow));
+  $('runs-empty').hidden = runs.length > 0;
+  $('runs-table').hidden = runs.length === 0;
+  if (runs.some((run) => ACTIVE.includes(run.status))) pollTimer = window.setTimeout(loadRuns, 3000);
+}
+
+async function loadStorage() {
+  try {
+    const s = await get('/api/v1/storage');
+    $('storage-summary').textContent =
+      `Disk: models ${formatBytes(s.models_bytes)} · photos ${formatBytes(s.photos_bytes)} · feature cache ${formatBytes(s.features_bytes)}`;
+  } catch {
+    $('storage-summary').textContent = '';
+  }
+}
+
+form.addEventListener('submit', startRun);
+loadDataset();
+loadRuns();
+loadStorage();
+document.addEventListener('dataset-changed', loadDataset);

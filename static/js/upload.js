@@ -1,0 +1,219 @@
+// Upload page: drop zone + file picker, one XHR per file, 3 at a time, one row per file with its outcome.
+
+import { datasetChanged, patch, uploadFile } from './api.js';
+import { el, formatBytes, pageData, replaceChildren } from './dom.js';
+
+const CONCURRENCY = 3;
+const page = pageData();
+const dropzone = document.getElementById('dropzone');
+const input = document.getElementById('file-input');
+const cameraInput = document.getElementById('camera-input');
+const cameraButton = document.getElementById('camera-button');
+const labelSelect = document.getElementById('upload-label');
+const resultsCard = document.getElementById('upload-results');
+const list = document.getElementById('upload-list');
+const summary = document.getElementById('upload-summary');
+const nextStep = document.getElementById('upload-next');
+
+const queue = [];
+const counts = { stored: 0, duplicate: 0, rejected: 0, error: 0 };
+let active = 0;
+let total = 0;
+let finished = 0;
+
+function photoLink(id) {
+  return el('a', { href: `${page.labelUrl || '/label'}?photo=${id}`, text: `photo #${id}` });
+}
+
+function createRow(file) {
+  const fill = el('span');
+  const bar = el('div', {
+    class: 'bar', role: 'progressbar', 'aria-valuemin': 0, 'aria-valuemax': 100, 'aria-valuenow': 0,
+    'aria-label': `Upload progress of ${file.name}`,
+  }, fill);
+  const row = el('li', { class: 'upload-row', dataset: { status: 'queued', filename: file.name } },
+    el('span', { class: 'upload-name', text: file.name, title: file.name }),
+    el('span', { class: 'upload-size', text: formatBytes(file.size) }),
+    bar,
+    el('p', { class: 'upload-outcome', text: 'Waiting…' }));
+  list.append(row);
+  return row;
+}
+
+function setProgress(row, fraction) {
+  const value = Math.round(Math.min(1, Math.max(0, fraction)) * 100);
+  const bar = row.querySelector(':scope > .bar');
+  bar.setAttribute('aria-valuenow', value);
+  bar.firstElementChild.style.width = `${value}%`;
+}
+
+function setOutcome(row, status, ...parts) {
+  row.dataset.status = status;
+  replaceChildren(row.querySelector(':scope > .upload-outcome'), ...parts);
+}
+
+// The server applies the "label" form field; this PATCH only covers a server that ignored it.
+async function applyLabel(row, photo, label) {
+  if (photo && photo.label) row.querySelector(':scope > .upload-outcome').append(` · labeled “${photo.label}”`);
+  if (!label || !photo || photo.label) return;
+  try {
+    await patch(`/api/v1/photos/${photo.id}`, { label });
+    row.querySelector(':scope > .upload-outcome').append(` · labeled “${label}”`);
+  } catch (err) {
+    row.querySelector(':scope > .upload-outcome').append(
+      el('span', { class: 'error-text', text: ` · label “${label}” NOT saved: ${err.message}` }));
+  }
+}
+
+async function showResult(row, result, label) {
+  const status = result.status;
+  counts[status] = (counts[status] || 0) + 1;
+  if (status === 'stored') {
+    setOutcome(row, 'stored', 'Stored', result.photo ? [' as ', photoLink(result.photo.id)] : []);
+    await applyLabel(row, result.photo, label);
+  } else if (status === 'duplicate') {
+    const id = result.duplicate_of ?? (result.photo ? result.photo.id : null);
+    setOutcome(row, 'duplicate', 'Duplicate of ', id !== null ? photoLink(id) : 'an existing photo',
+      ' (not stored again)');
+  } else {
+    setOutcome(row, 'rejected', `Rejected: ${result.error || 'not a supported image'}`);
+  }
+}
+
+function childRow(result) {
+  const row = el('li', { class: 'upload-row', dataset: { status: 'queued', filename: result.filename || '' } },
+    el('span', { class: 'upload-name', text: result.filename || '(entry)', title: result.filename || '' }),
+    el('span', { class: 'upload-size', text: '' }),
+    el('p', { class: 'upload-outcome' }));
+  return row;
+}
+
+async function showArchive(row, results, label) {
+  row.dataset.status = 'archive';
+  const children = el('ul', { class: 'upload-children', 'aria-label': 'Files in the archive' });
+  row.append(children);
+  for (const result of results) {
+    const child = childRow(result);
+    children.append(child);
+    await showResult(child, result, label);
+  }
+  const stored = results.filter((r) => r.status === 'stored').length;
+  replaceChildren(row.querySelector(':scope > .upload-outcome'),
+    `Archive: ${results.length} file${results.length === 1 ? '' : 's'}, ${stored} stored`);
+}
+
+function isArchive(file, results) {
+  return results.length !== 1 || /\.zip$/i.test(file.name);
+}
+
+async function runJob({ file, row }) {
+  setOutcome(row, 'uploading', 'Uploading…');
+  const label = labelSelect ? labelSelect.value : '';
+  try {
+    const data = await uploadFile(file, { fields: { label }, onProgress: (fraction) => setProgress(row, fraction) });
+    setProgress(row, 1);
+    const results = (data && data.results) || [];
+    if (isArchive(file, results)) await showArchive(row, results, label);
+    else if (results.length) await showResult(row, results[0], label);
+    else setOutcome(row, 'rejected', 'Rejected: the server returned no result for this file');
+  } catch (err) {
+    setProgress(row, 1);
+    failRow(row, file, err);
+  }
+}
+
+function failRow(row, file, err) {
+  if (err.status >= 400 && err.status < 500) {
+    counts.rejected += 1;
+    setOutcome(row, 'rejected', `Rejected: ${err.message}`);
+    return;
+  }
+  counts.error += 1;
+  const retry = el('button', { type: 'button', class: 'btn btn-small retry-button', text: 'Retry' });
+  retry.addEventListener('click', () => {
+    counts.error -= 1;
+    finished -= 1;
+    setProgress(row, 0);
+    enqueue(file, row);
+  });
+  setOutcome(row, 'error', `Upload failed: ${err.message} `, retry);
+}
+
+function updateSummary() {
+  const parts = [`${finished} of ${total} done`];
+  if (counts.stored) parts.push(`${counts.stored} stored`);
+  if (counts.duplicate) parts.push(`${counts.duplicate} duplicate${counts.duplicate === 1 ? '' : 's'}`);
+  if (counts.rejected) parts.push(`${counts.rejected} rejected`);
+  if (counts.error) parts.push(`${counts.error} failed`);
+  summary.textContent = parts.join(' · ');
+  nextStep.hidden = !(finished === total && counts.stored > 0);
+}
+
+function pump() {
+  while (active < CONCURRENCY && queue.length) {
+    const job = queue.shift();
+    active += 1;
+    runJob(job).finally(() => {
+      active -= 1;
+      finished += 1;
+      updateSummary();
+      if (job.row.dataset.status !== 'error') datasetChanged();
+      pump();
+    });
+  }
+}
+
+function enqueue(file, row) {
+  queue.push({ file, row: row || createRow(file) });
+  pump();
+}
+
+function addFiles(files) {
+  const items = Array.from(files || []);
+  if (!items.length) return;
+  resultsCard.hidden = false;
+  total += items.length;
+  for (const file of items) enqueue(file);
+  updateSummary();
+}
+
+function clearFinished() {
+  for (const row of list.querySelectorAll(':scope > .upload-row')) {
+    if (!['queued', 'uploading', 'error'].includes(row.dataset.status)) row.remove();
+  }
+}
+
+function bindDropzone() {
+  const open = () => input.click();
+  dropzone.addEventListener('click', open);
+  dropzone.addEventListener('keydown', (event) => {
+    if (event.key === 'Enter' || event.key === ' ') {
+      event.preventDefault();
+      open();
+    }
+  });
+  dropzone.addEventListener('dragover', (event) => {
+    event.preventDefault();
+    dropzone.classList.add('is-dragover');
+  });
+  dropzone.addEventListener('dragleave', () => dropzone.classList.remove('is-dragover'));
+  dropzone.addEventListener('drop', (event) => {
+    event.preventDefault();
+    dropzone.classList.remove('is-dragover');
+    addFiles(event.dataTransfer ? event.dataTransfer.files : []);
+  });
+  // A drop just outside the zone must not navigate away from the page.
+  window.addEventListener('dragover', (event) => event.preventDefault());
+  window.addEventListener('drop', (event) => event.preventDefault());
+}
+
+bindDropzone();
+for (const picker of [input, cameraInput]) {
+  picker.addEventListener('change', () => {
+    addFiles(picker.files);
+    picker.value = '';
+  });
+}
+if (window.matchMedia && window.matchMedia('(pointer: coarse)').matches) cameraButton.hidden = false;
+cameraButton.addEventListener('click', () => cameraInput.click());
+document.getElementById('clear-finished').addEventListener('click', clearFinished);
