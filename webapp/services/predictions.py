@@ -105,7 +105,7 @@ def predict_upload(data: bytes) -> dict:
 
 
 def release_database() -> None:
-    """End this request's transaction before waiting on the worker: an open SQLite write lock would stall it."""
+    """End the request's transaction before waiting on the worker (an open SQLite write lock stalls it)."""
     db.session.commit()
 
 
