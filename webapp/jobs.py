@@ -77,9 +77,9 @@ def train_run(run_id: int) -> None:
     progress = RunProgress(run_id)
     status, error = "failed", "The worker stopped unexpectedly; press Train to start again"
     try:
-        result = _train(run, progress)
+        _train(run, progress)
         status, error = "succeeded", None
-        _store_predictions(run_id, result)
+        error = _store_predictions(run_id, progress)
     except TrainingCancelled:
         status, error = "cancelled", f"Cancelled by the user during {progress.where()}"
     except WeightsUnavailable as exc:
@@ -120,23 +120,23 @@ def _artifacts(result) -> dict:
     return {**{k: p.name for k, p in paths.items()}, "bytes": size}
 
 
-def _store_predictions(run_id: int, _result=None) -> None:
-    progress_note(run_id, "predicting")
-    photos = list(
-        db.session.execute(select(Photo.id, Photo.sha256, Photo.format).where(Photo.deleted_at.is_(None)))
-    )
-    db.session.commit()
-    predict_photos(db.session.get(TrainingRun, run_id), photos)
+def _store_predictions(run_id: int, progress: RunProgress) -> str | None:
+    """Predict every photo with the new model; a failure here leaves the trained model usable."""
+    try:
+        progress.stage("predicting")
+        photos = list(
+            db.session.execute(select(Photo.id, Photo.sha256, Photo.format).where(Photo.deleted_at.is_(None)))
+        )
+        db.session.commit()
+        predict_photos(db.session.get(TrainingRun, run_id), photos, keep_alive=progress.keep_alive)
+        return None
+    except Exception as exc:
+        log.exception("predictions of run %s failed", run_id)
+        db.session.rollback()
+        return f"The model was trained, but predicting the photos failed: {exc}"
 
 
-def progress_note(run_id: int, stage: str) -> None:
-    """Set a run's progress stage."""
-    run = db.session.get(TrainingRun, run_id)
-    run.progress = {**run.progress, "stage": stage}
-    db.session.commit()
-
-
-def predict_photos(run: TrainingRun, photos: list) -> int:
+def predict_photos(run: TrainingRun, photos: list, keep_alive=None) -> int:
     """Predict (photo id, sha, format) rows with a run's model and store the results."""
     from .ml.pipeline import predict_shas
 
@@ -144,7 +144,8 @@ def predict_photos(run: TrainingRun, photos: list) -> int:
         return 0
     run_id, labels, model_dir = run.id, run.dataset["labels"], instance_path() / "models" / str(run.id)
     loader = _image_loader({sha: fmt for _id, sha, fmt in photos}, run.image_size)
-    probs = predict_shas(model_dir, instance_path() / "features", [sha for _id, sha, _fmt in photos], loader)
+    shas = [sha for _id, sha, _fmt in photos]
+    probs = predict_shas(model_dir, instance_path() / "features", shas, loader, should_cancel=keep_alive)
     db.session.execute(
         delete(Prediction).where(Prediction.run_id == run_id, Prediction.photo_id.in_([p[0] for p in photos]))
     )

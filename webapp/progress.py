@@ -69,6 +69,11 @@ class RunProgress:
         self.state["history"] = [*self.state["history"], entry]
         self._write(force=True)
 
+    def keep_alive(self) -> bool:
+        """Refresh the heartbeat during long steps without batches (predicting); never asks to cancel."""
+        self._write()
+        return False
+
     def should_cancel(self) -> bool:
         """Whether the user asked to cancel (checked at most twice a second)."""
         now = time.monotonic()
@@ -108,7 +113,16 @@ def _pid_alive(pid: int) -> bool:
         return False
     except PermissionError:
         return True
-    return True
+    return not _zombie(pid)
+
+
+def _zombie(pid: int) -> bool:
+    # A killed worker whose parent died too may linger as a zombie (in containers nobody reaps it).
+    try:
+        with open(f"/proc/{pid}/stat") as handle:
+            return handle.read().rsplit(")", 1)[1].split()[0] in ("Z", "X")
+    except (OSError, IndexError):
+        return False
 
 
 def dead_runs(stale_seconds: int) -> list[TrainingRun]:
@@ -118,10 +132,11 @@ def dead_runs(stale_seconds: int) -> list[TrainingRun]:
     dead = []
     for run in db.session.scalars(select(TrainingRun).where(TrainingRun.status == "running")):
         worker_host, _, pid = (run.worker or "").rpartition(":")
+        stale = run.heartbeat_at is None or _aware(run.heartbeat_at) < stale_before
         if worker_host == host and pid.isdigit():
-            if not _pid_alive(int(pid)) or int(pid) == os.getpid():
+            if stale or not _pid_alive(int(pid)) or int(pid) == os.getpid():
                 dead.append(run)
-        elif run.heartbeat_at is None or _aware(run.heartbeat_at) < stale_before:
+        elif stale:
             dead.append(run)
     return dead
 
