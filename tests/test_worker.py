@@ -66,6 +66,11 @@ def test_training_end_to_end_through_the_real_worker(live):
     answer = live.post("/api/v1/predict", files={"file": ("x.jpg", class_photo(1, 99), "image/jpeg")})
     assert answer.status_code == 200, answer.text
     assert answer.json()["label"] == "wings" and answer.json()["run_id"] == run["id"]
+    assert live.get(f"/runs/{run['id']}/download/labels.json").json() == ["beer", "wings"]
+    tflite = live.get(f"/runs/{run['id']}/download/model.tflite", timeout=300)
+    assert tflite.status_code == 200 and tflite.content[4:8] == b"TFL3"
+    curves = live.get(f"/runs/{run['id']}/download/curves.png")
+    assert curves.headers["Content-Type"] == "image/png" and curves.content[:4] == b"\x89PNG"
 
 
 def test_ten_parallel_train_requests_create_one_run(live):

@@ -83,7 +83,12 @@ def predict_command(paths: tuple[Path, ...], as_csv: bool) -> None:
     """Print the active model's prediction for photo files or folders."""
     from .services.cli_predict import predict_files
 
-    labels, rows = predict_files(paths)
+    from .services import ServiceError
+
+    try:
+        labels, rows = predict_files(paths)
+    except ServiceError as exc:
+        raise click.ClickException(exc.message) from None
     writer = csv.writer(sys.stdout) if as_csv else None
     if writer:
         writer.writerow(["path", "label", "confidence", *labels])
