@@ -1,4 +1,4 @@
-"""`flask train` and `flask predict`: the same services, run in the CLI process (which may import TensorFlow)."""
+"""`flask train` and `flask predict`: the same services, run in the CLI process (it may import TensorFlow)."""
 
 import csv
 import io

@@ -61,8 +61,9 @@ def test_val_and_test_track_twenty_percent(n):
     assert counts["train"] >= counts["val"]
 
 
-def test_first_two_photos_train():
-    assert simulate(2) == {"train": 2, "val": 0, "test": 0}
+def test_three_photos_give_one_of_each_split():
+    assert simulate(1) == {"train": 1, "val": 0, "test": 0}
+    assert simulate(3) == {"train": 1, "val": 1, "test": 1}
 
 
 # ---------------------------------------------------------------- through the API

@@ -81,9 +81,8 @@ def train_command(**options) -> None:
 @click.option("--csv", "as_csv", is_flag=True, help="print CSV: path,label,confidence,probabilities...")
 def predict_command(paths: tuple[Path, ...], as_csv: bool) -> None:
     """Print the active model's prediction for photo files or folders."""
-    from .services.cli_predict import predict_files
-
     from .services import ServiceError
+    from .services.cli_predict import predict_files
 
     try:
         labels, rows = predict_files(paths)

@@ -219,6 +219,7 @@ def _progress(run: TrainingRun) -> dict:
         "history": [],
     }
     progress.update(run.progress or {})
+    progress["epochs"] = progress.get("epochs") or run.params.get("epochs")
     return progress
 
 

@@ -24,12 +24,12 @@ def split_counts(class_id: int) -> dict[str, int]:
 def choose_split(counts: dict[str, int]) -> str:
     """The split a class's next photo joins so val and test each track ~20 % of the class.
 
-    The 3rd photo goes to val and the 4th to test, so even a small class has one held-out photo of each;
-    from then on val and test grow to round(20 %) of the class (6 + 6 of 30, as the article did).
+    The 1st photo trains, the 2nd goes to val and the 3rd to test, so a class of the minimum 3 photos has one
+    of each; from then on val and test grow to round(20 %) of the class (6 + 6 of 30, as the article did).
     """
     n = sum(counts.values()) + 1
-    want_val = max(1 if n >= 3 else 0, round(n * VAL_FRACTION))
-    want_test = max(1 if n >= 4 else 0, round(n * TEST_FRACTION))
+    want_val = max(1 if n >= 2 else 0, round(n * VAL_FRACTION))
+    want_test = max(1 if n >= 3 else 0, round(n * TEST_FRACTION))
     if counts["val"] < want_val and counts["val"] <= counts["test"]:
         return "val"
     if counts["test"] < want_test:

@@ -10,11 +10,12 @@ from ..services.dataset_io import export_zip
 from ..services.runs import get_run, model_dir
 
 bp = Blueprint("pages", __name__)
+# Download name -> (artifact key in the run row, MIME type); model.tflite is made on first download.
 RUN_FILES = {
-    "curves.png": "image/png",
-    "model.keras": "application/octet-stream",
-    "model.tflite": "application/octet-stream",
-    "labels.json": "application/json",
+    "curves.png": ("curves", "image/png"),
+    "model.keras": ("model", "application/octet-stream"),
+    "model.tflite": (None, "application/octet-stream"),
+    "labels.json": ("labels", "application/json"),
 }
 
 
@@ -74,21 +75,19 @@ def gallery():
 @bp.get("/runs/<int:run_id>/download/<name>")
 def run_file(run_id: int, name: str):
     """A run's file: learning curves, the .keras model, the TFLite model or labels.json."""
-    get_run(run_id)
+    run = get_run(run_id)
     if name not in RUN_FILES:
         abort(404, "No such file")
+    key, mimetype = RUN_FILES[name]
     if name == "model.tflite":
         from ..services.model_export import ensure_tflite
 
         ensure_tflite(run_id)
-    path = model_dir(run_id) / name
-    if not path.is_file():
+    path = model_dir(run_id) / (run.artifacts.get(key, name) if key else name)
+    if not run.artifacts or not path.is_file():
         abort(404, f"Run {run_id} has no {name} (its files may have been deleted)")
     return send_file(
-        path,
-        mimetype=RUN_FILES[name],
-        as_attachment=name != "curves.png",
-        download_name=f"run{run_id}-{name}",
+        path, mimetype=mimetype, as_attachment=name != "curves.png", download_name=f"run{run_id}-{name}"
     )
 
 
