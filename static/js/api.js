@@ -127,6 +127,8 @@ export function toast(message, kind = 'success', timeout) {
   close.setAttribute('aria-label', 'Dismiss message');
   close.addEventListener('click', () => item.remove());
   item.append(text, close);
+  // At most one success toast at a time: a newer one replaces the older (errors stay until read or timed out).
+  if (kind === 'success') for (const old of area.querySelectorAll(':scope > .toast-success')) old.remove();
   area.append(item);
   while (area.children.length > TOAST_LIMIT) area.firstElementChild.remove();
   const ms = timeout ?? (kind === 'error' ? 9000 : 2500);

@@ -44,11 +44,17 @@ function renderWarning(dataset) {
   warning.textContent = info.warning ? `⚠ ${info.message || 'The classes are unbalanced.'}` : '';
 }
 
+let requested = 0;
+let painted = 0;
+
 /** Reload the class counts shown on every page. */
 export async function refreshClassBar() {
   if (!bar) return;
+  const seq = ++requested;
   try {
     const dataset = await get('/api/v1/dataset');
+    if (seq < painted) return; // an answer that arrived out of order: never paint older counts over newer
+    painted = seq;
     renderBar(dataset);
     renderMeter(dataset);
     renderWarning(dataset);
@@ -58,11 +64,20 @@ export async function refreshClassBar() {
   }
 }
 
-let pending = null;
+// Throttle, not debounce: during fast labeling the counts refresh at a steady rate (at most every
+// REFRESH_MS), and a change after the last refresh always gets a trailing one.
+const REFRESH_MS = 500;
+let timer = null;
+let lastRun = 0;
 
 function scheduleRefresh() {
-  window.clearTimeout(pending);
-  pending = window.setTimeout(refreshClassBar, 250);
+  if (timer !== null) return; // a trailing refresh is already due and will see this change
+  const wait = Math.max(0, lastRun + REFRESH_MS - Date.now());
+  timer = window.setTimeout(() => {
+    timer = null;
+    lastRun = Date.now();
+    refreshClassBar();
+  }, wait);
 }
 
 paintColors(document);

@@ -12,12 +12,22 @@ const ui = {
   position: $('label-position'), current: $('label-current'), split: $('label-split'), filename: $('label-filename'),
   buttons: $('class-buttons'), prediction: $('prediction'), predLabel: $('prediction-label'),
   predConfidence: $('prediction-confidence'), accept: $('accept-button'), status: $('save-status'),
-  prev: $('prev-button'), next: $('next-button'), unlabel: $('unlabel-button'), undo: $('undo-button'),
+  stage: $('label-stage'), prev: $('prev-button'), next: $('next-button'), unlabel: $('unlabel-button'), undo: $('undo-button'),
   done: $('label-done'), doneText: $('label-done-text'), restart: $('restart-button'),
 };
 
-const state = { ids: [], index: 0, classes: [], keys: [], undo: [], saving: false, labeled: 0, token: 0 };
-const cache = new Map();
+const state = { ids: [], index: 0, classes: [], keys: [], undo: [], token: 0 };
+const PREFETCH = 3;
+const cache = new Map(); // id -> the photo as the server last reported it
+const loading = new Map(); // id -> the GET in flight for it
+const preloaded = new Set(); // display URLs already asked for
+// Saves run in the background, one at a time, in the order of the key presses; the page moves on at once.
+const saves = { chain: Promise.resolve(), queued: 0 };
+const intended = new Map(); // id -> the label queued for it, shown until its saves settle
+const pendingFor = new Map(); // id -> number of its saves not settled yet
+const failed = new Map(); // id -> why its last save failed (until a later save of it succeeds)
+const labeled = new Set(); // photos labeled in this session (the end-of-list count)
+const savedLabeled = new Set(); // photos this session saved with a label (what `labeled` falls back to)
 
 function filterQuery() {
   const value = ui.filter.value;
@@ -32,8 +42,19 @@ function currentPhoto() {
   return cache.get(state.ids[state.index]) || null;
 }
 
-function setStatus(text, kind = '') {
-  ui.status.textContent = text;
+/** The label the page shows for a photo: the queued one while its saves run, else the server's. */
+function labelOf(id) {
+  if (intended.has(id)) return intended.get(id);
+  const photo = cache.get(id);
+  return photo ? photo.label ?? null : undefined;
+}
+
+function labelText(label) {
+  return label ? `“${label}”` : 'unlabeled';
+}
+
+function setStatus(text, kind = '', ...extra) {
+  replaceChildren(ui.status, text, ...extra);
   ui.status.className = `save-status ${kind ? `is-${kind}` : ''}`;
 }
 
@@ -55,54 +76,88 @@ function renderClassButtons() {
   replaceChildren(ui.buttons, buttons);
 }
 
-async function loadPhoto(id) {
-  if (!cache.has(id)) cache.set(id, await get(`/api/v1/photos/${id}`));
-  return cache.get(id);
+/** The photo's details: from the cache, or one GET shared by everyone who asks while it runs. */
+function loadPhoto(id) {
+  if (cache.has(id)) return Promise.resolve(cache.get(id));
+  if (!loading.has(id)) {
+    const request = get(`/api/v1/photos/${id}`).then((photo) => {
+      if (loading.get(id) === request) loading.delete(id);
+      // A save that answered meanwhile knows better than this (possibly older) answer.
+      if (!cache.has(id)) cache.set(id, photo);
+      return cache.get(id);
+    }, (err) => {
+      if (loading.get(id) === request) loading.delete(id);
+      throw err;
+    });
+    loading.set(id, request);
+  }
+  return loading.get(id);
 }
 
 function prefetch(index) {
-  const id = state.ids[index];
-  if (id === undefined) return;
-  loadPhoto(id).then((photo) => {
-    const img = new Image();
-    img.src = photo.display_url;
-  }).catch(() => {});
+  for (const id of state.ids.slice(index, index + PREFETCH)) {
+    loadPhoto(id).then((photo) => {
+      if (!photo.display_url || preloaded.has(photo.display_url)) return;
+      preloaded.add(photo.display_url);
+      const img = new Image();
+      img.src = photo.display_url;
+    }).catch(() => {});
+  }
 }
 
 function showMessage(text, ...extra) {
+  ui.stage.classList.remove('is-loading');
   ui.image.hidden = true;
   ui.image.removeAttribute('src');
+  delete ui.image.dataset.photoId;
   ui.empty.hidden = false;
   replaceChildren(ui.empty, text, ...extra);
 }
 
+/** No photo on screen: no label, split, file name or pressed class button left from the last one. */
+function clearPhotoDetails() {
+  replaceChildren(ui.current);
+  ui.split.hidden = true;
+  ui.split.textContent = '';
+  ui.filename.textContent = '';
+  ui.prediction.hidden = true;
+  for (const button of ui.buttons.querySelectorAll('.class-button')) button.setAttribute('aria-pressed', 'false');
+}
+
 function renderEmpty() {
+  ui.done.hidden = true;
   const unlabeled = ui.filter.value === 'unlabeled';
   const link = (href, text) => el('a', { href, text, class: 'btn btn-small' });
   showMessage(unlabeled ? 'No unlabeled photos left. ' : 'No photos match this filter. ',
     el('div', { class: 'row' }, link(page.uploadUrl || '/', 'Upload photos'), link(page.trainUrl || '/train', 'Train')));
   ui.position.textContent = '0 / 0';
-  replaceChildren(ui.current);
-  ui.split.hidden = true;
-  ui.filename.textContent = '';
-  ui.prediction.hidden = true;
+  clearPhotoDetails();
 }
 
+function atEnd() {
+  return state.ids.length > 0 && state.index >= state.ids.length;
+}
+
+/** The end-of-list screen; its banner (with the count and "Go to Train") waits until every label is saved. */
 function renderDone() {
-  ui.done.hidden = false;
-  ui.doneText.textContent = ` ${state.labeled} photo${state.labeled === 1 ? '' : 's'} labeled in this session.`;
-  showMessage('End of the list.');
+  const waiting = saves.queued;
+  ui.done.hidden = waiting > 0;
+  const n = labeled.size;
+  ui.doneText.textContent = ` ${n} photo${n === 1 ? '' : 's'} labeled in this session.`;
+  showMessage('End of the list.', waiting ? ` Saving ${waiting} label${waiting === 1 ? '' : 's'}…` : '');
   ui.position.textContent = `${state.ids.length} / ${state.ids.length}`;
-  ui.prediction.hidden = true;
+  ui.prev.disabled = state.ids.length === 0;
+  clearPhotoDetails();
 }
 
 function renderLabel(photo) {
-  replaceChildren(ui.current, photo.label ? classChip(photo.label, state.classes)
+  const label = labelOf(photo.id);
+  replaceChildren(ui.current, label ? classChip(label, state.classes)
     : el('span', { class: 'chip chip-outline', text: 'Unlabeled' }));
   ui.split.hidden = !photo.split;
   ui.split.textContent = photo.split ? `split: ${photo.split}` : '';
   for (const button of ui.buttons.querySelectorAll('.class-button')) {
-    button.setAttribute('aria-pressed', String(button.dataset.class === photo.label));
+    button.setAttribute('aria-pressed', String(button.dataset.class === label));
   }
 }
 
@@ -119,6 +174,7 @@ function renderPrediction(photo) {
 function renderPhoto(photo) {
   ui.done.hidden = true;
   ui.empty.hidden = true;
+  ui.stage.classList.remove('is-loading');
   ui.image.hidden = false;
   ui.image.src = photo.display_url;
   ui.image.alt = `Photo ${photo.filename}`;
@@ -131,18 +187,27 @@ function renderPhoto(photo) {
   setQueryString({ filter: ui.filter.value, order: ui.order.value, photo: photo.id });
 }
 
+/** Repaint what is on screen after a save settled (its label, or the end screen's banner). */
+function refreshShown(id) {
+  if (atEnd()) renderDone();
+  else if (String(id) === ui.image.dataset.photoId && cache.has(id)) renderLabel(cache.get(id));
+}
+
 async function show() {
   const token = ++state.token;
   if (!state.ids.length) return renderEmpty();
   if (state.index >= state.ids.length) return renderDone();
+  const id = state.ids[state.index];
+  // Still loading: dim the old picture so nobody takes it for the photo the next key press labels.
+  if (!cache.has(id)) ui.stage.classList.add('is-loading');
   try {
-    const photo = await loadPhoto(state.ids[state.index]);
+    const photo = await loadPhoto(id);
     if (token !== state.token) return;
     renderPhoto(photo);
     prefetch(state.index + 1);
   } catch (err) {
     if (token !== state.token) return;
-    showMessage(`Could not load photo #${state.ids[state.index]}: ${err.message}`);
+    showMessage(`Could not load photo #${id}: ${err.message}`);
   }
 }
 
@@ -150,68 +215,142 @@ function move(delta, keepStatus = false) {
   const next = Math.min(state.ids.length, Math.max(0, state.index + delta));
   if (next === state.index) return;
   state.index = next;
-  if (!keepStatus) setStatus('');
+  if (!keepStatus && !saves.queued && !failed.size) setStatus('');
   show();
 }
 
-async function saveLabel(photo, label) {
-  const updated = await patch(`/api/v1/photos/${photo.id}`, { label });
-  cache.set(photo.id, { ...photo, ...(updated && updated.id ? updated : { label }) });
-  datasetChanged();
+function goToPhoto(id) {
+  const index = state.ids.indexOf(id);
+  if (index < 0) return;
+  state.index = index;
+  show();
 }
 
-/** Label the current photo (null: unlabel); on success optionally advance, on failure stay and say so. */
-async function setLabel(label, advance) {
-  const photo = currentPhoto();
-  if (!photo || state.saving || ui.image.hidden) return;
-  if (photo.label === label) {
-    setStatus(label ? `#${photo.id} is already “${label}”` : `#${photo.id} is already unlabeled`, 'ok');
+/** The label the page now means for a photo (shown at once, saved in the background). */
+function intend(id, label) {
+  intended.set(id, label);
+  if (label) labeled.add(id);
+  else labeled.delete(id);
+}
+
+/** After a failed save with nothing else queued for the photo: show (and count) what the server has. */
+function revert(id) {
+  if ((pendingFor.get(id) || 0) > 0) return;
+  intended.delete(id);
+  if (labelOf(id) && savedLabeled.has(id)) labeled.add(id);
+  else labeled.delete(id);
+}
+
+function failedNote() {
+  if (!failed.size) return [];
+  const ids = Array.from(failed.keys());
+  return [' · Still not saved: ', ids.map((id, i) => [i ? ', ' : '',
+    el('button', { type: 'button', class: 'link-button', text: `#${id}`, on: { click: () => goToPhoto(id) } })]),
+  ' (open it and label it again)'];
+}
+
+/**
+ * Queue one save of photo `id`. `job.label()` gives the label to send (called when its turn comes, so it can
+ * use what earlier saves found out); `job.done(label)` / `job.fail(err)` report the outcome.
+ */
+function queueSave(id, job) {
+  pendingFor.set(id, (pendingFor.get(id) || 0) + 1);
+  saves.queued += 1;
+  setStatus('Saving…', 'busy');
+  saves.chain = saves.chain.then(async () => {
+    let outcome;
+    try {
+      const label = await job.label();
+      if (label === undefined) throw new Error('nothing to save');
+      const updated = await patch(`/api/v1/photos/${id}`, { label });
+      const before = cache.get(id);
+      if (updated && updated.id) cache.set(id, updated);
+      else if (before) cache.set(id, { ...before, label });
+      if (label) savedLabeled.add(id);
+      else savedLabeled.delete(id);
+      failed.delete(id);
+      outcome = () => job.done(label);
+    } catch (err) {
+      outcome = () => job.fail(err);
+    }
+    pendingFor.set(id, pendingFor.get(id) - 1);
+    saves.queued -= 1;
+    if (!pendingFor.get(id)) {
+      pendingFor.delete(id);
+      intended.delete(id);
+    }
+    outcome();
+    refreshShown(id);
+  });
+}
+
+/** Label the current photo (null: unlabel) and optionally move on at once; the save runs in the background. */
+function setLabel(label, advance) {
+  if (state.index >= state.ids.length) return;
+  const id = state.ids[state.index];
+  if (!cache.has(id) && !loading.has(id)) return; // its details failed to load: nothing on screen to label
+  const current = labelOf(id); // undefined: details still loading (the save finds out the label before it)
+  if (current === label) {
+    setStatus(label ? `#${id} is already “${label}”` : `#${id} is already unlabeled`, 'ok');
     if (advance) move(1, true);
     return;
   }
-  state.saving = true;
-  setStatus('Saving…');
-  try {
-    await saveLabel(photo, label);
-    state.undo.push({ id: photo.id, previous: photo.label ?? null });
-    ui.undo.disabled = false;
-    if (label) state.labeled += 1;
-    setStatus(label ? `Saved: #${photo.id} is “${label}”` : `Saved: #${photo.id} is unlabeled`, 'ok');
-    toast('Saved', 'success', 1200);
-    if (advance) move(1, true);
-    else renderLabel(cache.get(photo.id));
-  } catch (err) {
-    setStatus(`Not saved: ${err.message}. Photo #${photo.id} keeps its previous label; try again.`, 'error');
-    toast(`Label not saved: ${err.message}`, 'error');
-  } finally {
-    state.saving = false;
-  }
+  const entry = { id, label, previous: current, failed: false };
+  state.undo.push(entry);
+  ui.undo.disabled = false;
+  intend(id, label);
+  queueSave(id, {
+    label: async () => {
+      if (entry.previous === undefined) entry.previous = (await loadPhoto(id)).label ?? null;
+      return label;
+    },
+    done: () => {
+      setStatus(`Saved: #${id} is ${labelText(label)}`, failed.size ? 'error' : 'ok', ...failedNote());
+      datasetChanged();
+    },
+    fail: (err) => {
+      entry.failed = true;
+      const index = state.undo.indexOf(entry);
+      if (index >= 0) state.undo.splice(index, 1);
+      ui.undo.disabled = state.undo.length === 0;
+      failed.set(id, err.message);
+      revert(id);
+      const kept = labelOf(id);
+      setStatus(`Not saved: ${err.message}. Photo #${id} is still ${kept === undefined ? 'as it was' : labelText(kept)}; `,
+        'error', el('button', { type: 'button', class: 'link-button', text: `open #${id}`,
+          on: { click: () => goToPhoto(id) } }), ' and try again.');
+      toast(`Label not saved: ${err.message}`, 'error');
+    },
+  });
+  if (advance) move(1, true);
+  else if (cache.has(id) && String(id) === ui.image.dataset.photoId) renderLabel(cache.get(id));
 }
 
-async function undo() {
+/** Undo the last label (even one still waiting to be saved): put the previous label back and show that photo. */
+function undo() {
   const entry = state.undo.pop();
-  if (!entry || state.saving) {
-    if (entry) state.undo.push(entry);
-    return;
-  }
-  state.saving = true;
-  try {
-    const photo = cache.get(entry.id) || (await loadPhoto(entry.id));
-    await saveLabel(photo, entry.previous);
-    const index = state.ids.indexOf(entry.id);
-    if (index >= 0) state.index = index;
-    setStatus(`Undone: #${entry.id} is ${entry.previous ? `“${entry.previous}”` : 'unlabeled'} again`, 'ok');
-    toast('Undone', 'success', 1200);
-    state.saving = false;
-    await show();
-  } catch (err) {
-    state.undo.push(entry);
-    setStatus(`Undo failed: ${err.message}`, 'error');
-    toast(`Undo failed: ${err.message}`, 'error');
-  } finally {
-    state.saving = false;
-    ui.undo.disabled = state.undo.length === 0;
-  }
+  ui.undo.disabled = state.undo.length === 0;
+  if (!entry) return;
+  if (entry.previous !== undefined) intend(entry.id, entry.previous);
+  queueSave(entry.id, {
+    label: async () => (entry.failed ? undefined : entry.previous),
+    done: (label) => {
+      setStatus(`Undone: #${entry.id} is ${labelText(label)} again`, failed.size ? 'error' : 'ok', ...failedNote());
+      datasetChanged();
+    },
+    fail: (err) => {
+      revert(entry.id);
+      if (entry.failed) {
+        setStatus(`Nothing to undo: the label of #${entry.id} was not saved.`, 'error', ...failedNote());
+        return;
+      }
+      state.undo.push(entry);
+      ui.undo.disabled = false;
+      setStatus(`Undo failed: ${err.message}`, 'error');
+      toast(`Undo failed: ${err.message}`, 'error');
+    },
+  });
+  goToPhoto(entry.id);
 }
 
 function acceptPrediction() {
@@ -235,9 +374,11 @@ function onKey(event) {
 }
 
 async function loadIds(startId) {
-  setStatus('');
+  if (!saves.queued && !failed.size) setStatus('');
   state.ids = [];
+  state.token += 1;
   cache.clear();
+  loading.clear();
   try {
     const data = await get('/api/v1/photos/ids', filterQuery());
     state.ids = (data && data.ids) || [];

@@ -29,7 +29,7 @@ function renderProgress(run) {
   $('run-progress').hidden = !ACTIVE.includes(run.status);
   $('run-stage').textContent = humanStage(p.stage, run.status);
   $('run-eta').textContent = Number.isFinite(p.eta_seconds) && p.eta_seconds > 0
-    ? `about ${formatDuration(p.eta_seconds)} left` : '';
+    ? ` · about ${formatDuration(p.eta_seconds)} left` : '';
   const features = Number(p.features_total) > 0;
   $('features-block').hidden = !features;
   if (features) {
@@ -128,7 +128,7 @@ function renderPerClass(metrics) {
 function confusionCell(value, rowSum, trueLabel, predLabel) {
   const diagonal = trueLabel === predLabel;
   const cell = el('td', { class: `cell ${diagonal ? 'is-diagonal' : value ? 'is-off' : ''}`, dataset: { true: trueLabel, pred: predLabel } },
-    el('a', { href: galleryHref({ true_label: trueLabel, label: predLabel }),
+    el('a', { href: galleryHref({ split: 'test', true_label: trueLabel, label: predLabel }),
       'aria-label': `${value} test photo${value === 1 ? '' : 's'} of ${trueLabel} predicted as ${predLabel}`, text: value }));
   const alpha = rowSum ? 0.06 + (0.3 * value) / rowSum : 0;
   if (value) cell.style.backgroundColor = diagonal ? `rgba(23, 112, 58, ${alpha})` : `rgba(179, 38, 30, ${alpha})`;

@@ -175,6 +175,13 @@ function addFiles(files) {
   total += items.length;
   for (const file of items) enqueue(file);
   updateSummary();
+  revealResults();
+}
+
+/** On a phone the results card sits below the fold: bring it up so the person sees the uploads start. */
+function revealResults() {
+  const box = summary.getBoundingClientRect();
+  if (box.top < 0 || box.bottom > window.innerHeight) resultsCard.scrollIntoView({ block: 'start' });
 }
 
 function clearFinished() {
