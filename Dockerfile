@@ -1,5 +1,6 @@
-# The app and its worker in one image: `docker build -t photo-trainer . && docker run -p 5000:5000 -v
+# The app and its worker in one image: `docker build -t photo-trainer . && docker run -p 127.0.0.1:5000:5000 -v
 # "$PWD/instance:/app/instance" photo-trainer`. Photos, the database, the queue and models live in the volume.
+# The app has no login: publish the port on 127.0.0.1 (as above) or behind an authenticating proxy.
 FROM python:3.11-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 \

@@ -240,3 +240,17 @@ def test_imbalance_warning_over_two_to_one(client):
 def test_no_imbalance_warning_without_two_labeled_classes(client):
     add_photos(client, 6, label="beer")
     assert client.get("/api/v1/dataset").get_json()["imbalance"]["warning"] is False
+
+
+def test_non_ascii_names_compare_without_case(client):
+    assert client.post("/api/v1/classes", json={"name": "Äpfel"}).status_code == 201
+    assert_json_error(client.post("/api/v1/classes", json={"name": "äPFEL"}), 409)
+    photo_id = add_photos(client, 1)[0]
+    response = client.patch(f"/api/v1/photos/{photo_id}", json={"label": "äpfel"})
+    assert response.status_code == 200 and response.get_json()["label"] == "Äpfel"
+    assert client.get("/api/v1/photos?label=ÄPFEL").get_json()["total"] == 1
+
+
+def test_a_superscript_digit_is_not_a_key(client):
+    cls = classes(client)["beer"]
+    assert_json_error(client.patch(f"/api/v1/classes/{cls['id']}", json={"key": "²"}), 400)

@@ -5,6 +5,7 @@ small fake model files) directly; the real worker is exercised in test_worker.py
 """
 
 import io
+import socket
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -631,3 +632,31 @@ def test_other_downloads_are_404(app, client, url):
     run_id = insert_run(app, "succeeded", files=fake_files())
     response = fetch(client, url.format(id=run_id))
     assert response.status_code == 404
+
+
+def test_a_run_whose_worker_died_does_not_block_train(app, client):
+    labeled(client, {"beer": 4, "wings": 4})
+    dead = insert_run(
+        app, "running", worker=f"{socket.gethostname()}:999999999", progress={"stage": "training", "epoch": 3}
+    )
+    response = start(client)
+    assert response.status_code == 202, response.get_json()
+    old = get_run(client, dead)
+    assert old["status"] == "failed" and "epoch 3" in old["error"]
+
+
+def test_the_active_model_skips_runs_whose_files_were_deleted(app, client):
+    older = insert_run(app, "succeeded", files=fake_files())
+    newer = insert_run(app, "succeeded", files=fake_files())
+    assert client.delete(f"/api/v1/runs/{newer}/files").status_code == 200
+    runs = {r["id"]: r for r in client.get("/api/v1/runs").get_json()}
+    assert runs[older]["active"] and not runs[newer]["active"]
+
+
+def test_emptying_the_trash_waits_for_a_running_run(app, client):
+    ids = labeled(client, {"beer": 4, "wings": 4})
+    client.delete(f"/api/v1/photos/{ids['beer'][0]}")
+    insert_run(app, "running", worker="elsewhere:1", heartbeat_at=datetime.now(UTC))
+    response = client.post("/api/v1/trash/empty")
+    assert response.status_code == 409 and "training run" in response.get_json()["error"]
+    assert client.get(f"/api/v1/photos/{ids['beer'][0]}").status_code == 200

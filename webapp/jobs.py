@@ -98,8 +98,10 @@ def train_run(run_id: int) -> None:
 def _train(run: TrainingRun, progress: RunProgress):
     from .ml.pipeline import run_training
 
-    result = run_training(build_job(run), progress)
-    run = db.session.get(TrainingRun, run.id)
+    run_id, job = run.id, build_job(run)
+    db.session.rollback()  # nothing stays locked while the backbone loads and features compute
+    result = run_training(job, progress)
+    run = db.session.get(TrainingRun, run_id)
     run.metrics = result.metrics
     run.artifacts = _artifacts(result)
     run.timings = {**result.timings, "features_computed": result.features_computed}
@@ -124,10 +126,7 @@ def _store_predictions(run_id: int, progress: RunProgress) -> str | None:
     """Predict every photo with the new model; a failure here leaves the trained model usable."""
     try:
         progress.stage("predicting")
-        photos = list(
-            db.session.execute(select(Photo.id, Photo.sha256, Photo.format).where(Photo.deleted_at.is_(None)))
-        )
-        db.session.commit()
+        photos = _live_photos()
         predict_photos(db.session.get(TrainingRun, run_id), photos, keep_alive=progress.keep_alive)
         return None
     except Exception as exc:
@@ -141,15 +140,27 @@ def predict_photos(run: TrainingRun, photos: list, keep_alive=None) -> int:
     from .ml.pipeline import predict_shas
 
     if not photos or not run.artifacts.get("model"):
+        db.session.rollback()
         return 0
-    run_id, labels, model_dir = run.id, run.dataset["labels"], instance_path() / "models" / str(run.id)
-    loader = _image_loader({sha: fmt for _id, sha, fmt in photos}, run.image_size)
+    run_id, labels, size = run.id, list(run.dataset["labels"]), run.image_size
+    # No transaction may stay open through the slow part: SQLite would hold its write lock all along.
+    db.session.rollback()
+    loader = _image_loader({sha: fmt for _id, sha, fmt in photos}, size)
     shas = [sha for _id, sha, _fmt in photos]
+    model_dir = instance_path() / "models" / str(run_id)
     probs = predict_shas(model_dir, instance_path() / "features", shas, loader, should_cancel=keep_alive)
+    _save_predictions(run_id, labels, [p[0] for p in photos], probs)
+    return len(photos)
+
+
+def _save_predictions(run_id: int, labels: list[str], photo_ids: list[int], probs) -> None:
+    still_there = set(db.session.scalars(select(Photo.id).where(Photo.id.in_(photo_ids))))
     db.session.execute(
-        delete(Prediction).where(Prediction.run_id == run_id, Prediction.photo_id.in_([p[0] for p in photos]))
+        delete(Prediction).where(Prediction.run_id == run_id, Prediction.photo_id.in_(photo_ids))
     )
-    for (photo_id, _sha, _fmt), row in zip(photos, probs, strict=True):
+    for photo_id, row in zip(photo_ids, probs, strict=True):
+        if photo_id not in still_there:  # emptied from the trash meanwhile
+            continue
         best = int(row.argmax())
         db.session.add(
             Prediction(
@@ -161,16 +172,19 @@ def predict_photos(run: TrainingRun, photos: list, keep_alive=None) -> int:
             )
         )
     db.session.commit()
-    return len(photos)
+
+
+def _live_photos(photo_ids: list[int] | None = None) -> list:
+    query = select(Photo.id, Photo.sha256, Photo.format).where(Photo.deleted_at.is_(None))
+    if photo_ids is not None:
+        query = query.where(Photo.id.in_(photo_ids))
+    return list(db.session.execute(query))
 
 
 def predict_run(run_id: int) -> int:
     """Predict every photo with one run's model (e.g. after pinning an older run)."""
     run = db.session.get(TrainingRun, run_id)
-    photos = list(
-        db.session.execute(select(Photo.id, Photo.sha256, Photo.format).where(Photo.deleted_at.is_(None)))
-    )
-    return predict_photos(run, photos) if run else 0
+    return predict_photos(run, _live_photos()) if run else 0
 
 
 def process_new_photos(photo_ids: list[int]) -> None:
@@ -178,11 +192,10 @@ def process_new_photos(photo_ids: list[int]) -> None:
     from .ml.errors import MLError
     from .ml.pipeline import precompute_features
 
-    photos = list(
-        db.session.execute(select(Photo.id, Photo.sha256, Photo.format).where(Photo.id.in_(photo_ids)))
-    )
+    photos = _live_photos(photo_ids)
     run = active_run()
-    db.session.commit()
+    run_size = run.image_size if run is not None else None
+    db.session.rollback()
     cfg = current_app.config
     loader = _image_loader({sha: fmt for _id, sha, fmt in photos}, cfg["IMAGE_SIZE"])
     try:
@@ -196,8 +209,8 @@ def process_new_photos(photo_ids: list[int]) -> None:
         )
     except MLError as exc:  # e.g. no weights yet: Train will say so clearly
         log.warning("features not computed for new photos: %s", exc)
-    if run is not None and run.image_size == cfg["IMAGE_SIZE"]:
-        predict_photos(run, photos)
+    if run is not None and run_size == cfg["IMAGE_SIZE"]:
+        predict_photos(db.session.get(TrainingRun, run.id), photos)
 
 
 def predict_image(image) -> dict:
@@ -207,14 +220,14 @@ def predict_image(image) -> dict:
     run = active_run()
     if run is None or not run.artifacts.get("model"):
         return {"error": "There is no trained model yet: press Train first"}
-    labels, model_dir = run.dataset["labels"], instance_path() / "models" / str(run.id)
-    db.session.commit()
-    probs = predict_arrays(model_dir, [image])[0]
+    run_id, labels = run.id, list(run.dataset["labels"])
+    db.session.rollback()
+    probs = predict_arrays(instance_path() / "models" / str(run_id), [image])[0]
     best = int(probs.argmax())
     return {
         "label": labels[best],
         "confidence": float(probs[best]),
-        "run_id": run.id,
+        "run_id": run_id,
         "probabilities": {n: float(p) for n, p in zip(labels, probs, strict=True)},
     }
 
@@ -229,14 +242,6 @@ def export_tflite(run_id: int) -> str:
 
 def recover_dead_runs() -> int:
     """Fail runs left 'running' by a worker that died (kill -9, power loss); the active model is untouched."""
-    from .progress import dead_runs
+    from .progress import fail_dead_runs
 
-    count = 0
-    for run in dead_runs(current_app.config["WORKER_STALE_SECONDS"]):
-        epoch = (run.progress or {}).get("epoch") or 0
-        where = f"epoch {epoch}" if epoch else (run.progress or {}).get("stage", "start-up")
-        run.status, run.finished_at = "failed", utcnow()
-        run.error = f"The worker stopped during {where}; press Train to start again"
-        count += 1
-    db.session.commit()
-    return count
+    return fail_dead_runs(current_app.config["WORKER_STALE_SECONDS"], at_worker_start=True)

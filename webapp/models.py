@@ -3,7 +3,7 @@
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKey, Integer, String, Text, func, select
+from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKey, Integer, String, Text, select
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from .extensions import db
@@ -103,9 +103,11 @@ def active_run() -> TrainingRun | None:
     )
     if pinned is not None:
         return pinned
-    return db.session.scalar(
-        select(TrainingRun).where(TrainingRun.status == "succeeded").order_by(TrainingRun.id.desc()).limit(1)
+    newest = db.session.scalars(
+        select(TrainingRun).where(TrainingRun.status == "succeeded").order_by(TrainingRun.id.desc()).limit(20)
     )
+    # A run whose model files were deleted to free disk keeps its metrics but cannot answer any more.
+    return next((run for run in newest if (run.artifacts or {}).get("model")), None)
 
 
 def run_in_progress() -> TrainingRun | None:
@@ -116,8 +118,9 @@ def run_in_progress() -> TrainingRun | None:
 
 
 def class_by_name(name: str) -> LabelClass | None:
-    """The class with this exact name."""
-    return db.session.scalar(select(LabelClass).where(func.lower(LabelClass.name) == name.lower()))
+    """The class with this name, compared case-insensitively in Python (SQLite's lower() is ASCII only)."""
+    wanted = name.casefold()
+    return next((c for c in db.session.scalars(select(LabelClass)) if c.name.casefold() == wanted), None)
 
 
 class AppSetting(db.Model):

@@ -88,6 +88,14 @@ def enqueue_new_photos(photo_ids: list[int]) -> None:
         log.exception("could not queue background work for new photos")
 
 
+def enqueue_predictions(run_id: int) -> None:
+    """Queue predicting every photo with a run's model (best effort: the pin itself already holds)."""
+    try:
+        task("predict_run")(run_id)
+    except Exception:
+        log.exception("could not queue predictions for run %s", run_id)
+
+
 def _on_worker_start(app: Flask) -> None:
     # Forked worker processes must not reuse the parent's database connections.
     with app.app_context():

@@ -6,7 +6,7 @@ from sqlalchemy import func, select
 
 from ..database import PALETTE
 from ..extensions import db
-from ..models import LabelClass, Photo
+from ..models import LabelClass, Photo, class_by_name
 from . import ServiceError
 
 COLOR_RE = re.compile(r"^#[0-9a-fA-F]{6}$")
@@ -60,7 +60,7 @@ def clean_name(name: object, exclude_id: int | None = None) -> str:
         raise ServiceError("A class name can be at most 64 characters")
     if "/" in name or "\\" in name or name in (".", ".."):
         raise ServiceError("A class name cannot contain slashes")
-    clash = db.session.scalar(select(LabelClass).where(func.lower(LabelClass.name) == name.lower()))
+    clash = class_by_name(name)
     if clash is not None and clash.id != exclude_id:
         raise ServiceError(f'There is already a class named "{clash.name}"', 409)
     return name
@@ -69,7 +69,7 @@ def clean_name(name: object, exclude_id: int | None = None) -> str:
 def _clean_key(key: object, exclude_id: int | None) -> int | None:
     if key is None or key == "":
         return None
-    if isinstance(key, bool) or not str(key).isdigit() or not 1 <= int(key) <= 9:
+    if isinstance(key, bool) or not str(key).isdecimal() or len(str(key)) > 1 or not 1 <= int(key) <= 9:
         raise ServiceError("A class key must be a digit from 1 to 9")
     clash = db.session.scalar(select(LabelClass).where(LabelClass.key == int(key)))
     if clash is not None and clash.id != exclude_id:

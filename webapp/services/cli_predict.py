@@ -3,6 +3,7 @@
 from pathlib import Path
 
 from .. import storage
+from ..extensions import db
 from ..imaging import RejectedPhoto
 from ..models import active_run
 from . import ServiceError, instance_path, store_settings
@@ -22,8 +23,9 @@ def predict_files(paths) -> tuple[list[str], list[tuple[str, dict]]]:
     run = active_run()
     if run is None or not run.artifacts.get("model"):
         raise ServiceError("There is no trained model yet: train one first")
-    labels, folder = run.dataset["labels"], instance_path() / "models" / str(run.id)
+    labels, folder = list(run.dataset["labels"]), instance_path() / "models" / str(run.id)
     settings = store_settings()
+    db.session.rollback()
     rows = []
     for path in _files(paths):
         try:

@@ -6,7 +6,7 @@ import os
 import tempfile
 import zipfile
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
@@ -149,34 +149,55 @@ def labeled_photos() -> list[Photo]:
     )
 
 
-def export_entries() -> Iterator[tuple[str, Path, Photo]]:
-    """(archive path, original file, photo) for each labeled photo: split/class/<id>-<sha>.<ext>."""
+@dataclass(frozen=True)
+class ExportRow:
+    """One exported photo as plain data (read before any file is touched, so no database lock is held)."""
+
+    arcname: str
+    original: Path
+    photo_id: int
+    sha256: str
+    label: str
+    split: str
+    filename: str
+    width: int
+    height: int
+
+
+def export_rows() -> list[ExportRow]:
+    """Each labeled photo with its archive path split/class/<id>-<sha>.<ext>."""
     settings = store_settings()
-    for photo in labeled_photos():
-        original = storage.original_path(settings, photo.sha256, photo.format)
-        name = f"{photo.id:06d}-{photo.sha256[:12]}{original.suffix}"
-        yield f"{photo.split or 'train'}/{photo.label.name}/{name}", original, photo
+    rows = []
+    for p in labeled_photos():
+        original = storage.original_path(settings, p.sha256, p.format)
+        split = p.split or "train"
+        arcname = f"{split}/{p.label.name}/{p.id:06d}-{p.sha256[:12]}{original.suffix}"
+        rows.append(
+            ExportRow(arcname, original, p.id, p.sha256, p.label.name, split, p.filename, p.width, p.height)
+        )
+    db.session.rollback()
+    return rows
 
 
-def manifest_csv(rows: list[tuple[str, Path, Photo]]) -> str:
+def manifest_csv(rows: list[ExportRow]) -> str:
     """The CSV manifest: one line per exported photo."""
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(["path", "photo_id", "sha256", "label", "split", "original_filename", "width", "height"])
-    for arcname, _original, p in rows:
-        writer.writerow([arcname, p.id, p.sha256, p.label.name, p.split, p.filename, p.width, p.height])
+    for r in rows:
+        writer.writerow([r.arcname, r.photo_id, r.sha256, r.label, r.split, r.filename, r.width, r.height])
     return out.getvalue()
 
 
 def export_zip(target: Path) -> int:
     """Write the labeled dataset to a zip (atomically); returns the number of photos."""
-    rows = list(export_entries())
+    rows = export_rows()
     fd, tmp = tempfile.mkstemp(dir=target.parent, suffix=".zip.tmp")
     os.close(fd)
     try:
         with zipfile.ZipFile(tmp, "w", zipfile.ZIP_STORED) as archive:
-            for arcname, original, _photo in rows:
-                archive.write(original, arcname)
+            for row in rows:
+                archive.write(row.original, row.arcname)
             archive.writestr("manifest.csv", manifest_csv(rows))
         os.replace(tmp, target)
     finally:
@@ -187,10 +208,10 @@ def export_zip(target: Path) -> int:
 
 def export_folder(target: Path) -> int:
     """Copy the labeled dataset into a folder tree plus manifest.csv; returns the number of photos."""
-    rows = list(export_entries())
-    for arcname, original, _photo in rows:
-        dest = target / arcname
+    rows = export_rows()
+    for row in rows:
+        dest = target / row.arcname
         dest.parent.mkdir(parents=True, exist_ok=True)
-        dest.write_bytes(original.read_bytes())
+        dest.write_bytes(row.original.read_bytes())
     (target / "manifest.csv").write_text(manifest_csv(rows))
     return len(rows)

@@ -45,6 +45,7 @@ def ingest(data: bytes, filename: str | None, label: str | None = None, split: s
     existing = db.session.scalar(select(Photo).where(Photo.sha256 == storage.sha256_of(data)))
     if existing is not None:
         return _duplicate(existing, name, label, split)
+    db.session.rollback()  # decoding and writing files is slow: hold no database lock meanwhile
     try:
         stored = storage.store_photo(data, settings)
     except RejectedPhoto as exc:
@@ -207,16 +208,20 @@ def restore_photo(photo_id: int) -> Photo:
 
 
 def empty_trash() -> int:
-    """Delete trashed photos for good: rows first, then files nobody else references."""
+    """Delete trashed photos for good (refused while a run may still read them)."""
+    from ..models import run_in_progress
+
+    if run_in_progress() is not None:
+        raise ServiceError("A training run is using the photos; empty the trash when it has finished", 409)
     photos = list(db.session.scalars(select(Photo).where(Photo.deleted_at.is_not(None))))
-    gone = [(p.sha256, p.format) for p in photos]
+    settings = store_settings()
     for photo in photos:
+        # Files go while this transaction holds the lock, so a re-upload of the same photo cannot slip
+        # between the row's deletion and the files'.
+        storage.remove_photo_files(settings, photo.sha256, photo.format)
         db.session.delete(photo)
     db.session.commit()
-    settings = store_settings()
-    for sha, fmt in gone:
-        storage.remove_photo_files(settings, sha, fmt)
-    return len(gone)
+    return len(photos)
 
 
 def photo_to_dict(photo: Photo, prediction: dict | None = None) -> dict:

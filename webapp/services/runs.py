@@ -3,7 +3,7 @@
 import shutil
 from pathlib import Path
 
-from flask import url_for
+from flask import current_app, url_for
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
@@ -26,7 +26,12 @@ def clean_params(body: dict) -> dict:
     for key, (low, high) in LIMITS.items():
         if body.get(key) is not None:
             value = body[key]
-            if isinstance(value, bool) or not isinstance(value, int | str) or not str(value).isdigit():
+            if (
+                isinstance(value, bool)
+                or not isinstance(value, int | str)
+                or not str(value).isdecimal()
+                or len(str(value)) > 6
+            ):
                 raise ServiceError(f"{key} must be a whole number from {low} to {high}")
             if not low <= int(value) <= high:
                 raise ServiceError(f"{key} must be from {low} to {high}")
@@ -92,6 +97,7 @@ def trainability(data: dict) -> tuple[list[str], list[str]]:
 def start_run(body: dict, weights: str, image_size: int) -> TrainingRun:
     """Create a queued run; exactly one at a time (409 with the run in progress otherwise)."""
     params = clean_params(body)
+    _recover_dead_runs()
     # Serialise concurrent Train clicks: SQLite's BEGIN IMMEDIATE, and a row lock on other databases.
     db.session.execute(select(AppSetting).where(AppSetting.key == "train_lock").with_for_update())
     current = run_in_progress()
@@ -116,6 +122,13 @@ def start_run(body: dict, weights: str, image_size: int) -> TrainingRun:
     return run
 
 
+def _recover_dead_runs() -> None:
+    # A run whose worker died must not block Train (or Cancel) until some worker restarts.
+    from ..progress import fail_dead_runs
+
+    fail_dead_runs(current_app.config["WORKER_STALE_SECONDS"])
+
+
 def get_run(run_id: int) -> TrainingRun:
     """The run with this id, or a 404 ServiceError."""
     run = db.session.get(TrainingRun, run_id)
@@ -126,6 +139,7 @@ def get_run(run_id: int) -> TrainingRun:
 
 def cancel_run(run_id: int) -> TrainingRun:
     """Cancel a queued run at once, or ask a running one to stop at its next batch."""
+    _recover_dead_runs()
     run = get_run(run_id)
     if run.status == "queued":
         run.status, run.finished_at = "cancelled", utcnow()

@@ -2,6 +2,7 @@
 
 from flask import Flask, jsonify, render_template, request
 from flask_wtf.csrf import CSRFError
+from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from ..services import ServiceError
@@ -17,6 +18,7 @@ def init_app(app: Flask) -> None:
     app.register_error_handler(CSRFError, _csrf_error)
     app.register_error_handler(RequestEntityTooLarge, _too_large)
     app.register_error_handler(HTTPException, _http_error)
+    app.register_error_handler(OperationalError, _database_busy)
     app.register_error_handler(Exception, _unexpected_error)
 
 
@@ -47,6 +49,16 @@ def _too_large(_exc):
 
     limit = megabytes(current_app.config["MAX_CONTENT_LENGTH"], round_up=False)
     return error_response(f"The upload is too large; the limit is {limit} MB per request", 413)
+
+
+def _database_busy(exc: OperationalError):
+    from ..extensions import db
+
+    db.session.rollback()
+    from flask import current_app
+
+    current_app.logger.warning("database busy: %s", exc)
+    return error_response("The database is busy; nothing was changed. Try again in a moment.", 503)
 
 
 def _http_error(exc: HTTPException):

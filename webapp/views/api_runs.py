@@ -3,6 +3,7 @@
 from flask import Blueprint, current_app, jsonify, request
 
 from .. import tasks
+from ..models import active_run
 from ..services import ServiceError
 from ..services import runs as run_service
 from ..services.predictions import list_predictions, predict_upload
@@ -24,6 +25,9 @@ def start_run():
         from ..progress import mark_finished
 
         mark_finished(run.id, "failed", f"Could not queue the run: {exc}")
+        raise ServiceError(
+            f"The task queue is not available, so the run could not start: {exc}", 503
+        ) from exc
     return jsonify(run_service.run_to_dict(run)), 202
 
 
@@ -31,9 +35,8 @@ def start_run():
 def list_runs():
     """Every run, newest first."""
     runs = run_service.list_runs()
-    active = next((r.id for r in runs if r.pinned and r.status == "succeeded"), None) or next(
-        (r.id for r in runs if r.status == "succeeded"), None
-    )
+    active = active_run()
+    active = active.id if active else None
     return jsonify([run_service.run_to_dict(r, active) for r in runs])
 
 
@@ -53,8 +56,10 @@ def cancel_run(run_id: int):
 def pin_run(run_id: int):
     """Pin (or unpin) a run as the active model."""
     body = request.get_json(silent=True) or {}
-    run = run_service.pin_run(run_id, bool(body.get("pinned", True)))
-    tasks.task("predict_run")(run.id)
+    pinned = bool(body.get("pinned", True))
+    run = run_service.pin_run(run_id, pinned)
+    if pinned:  # the gallery shows the pinned run's predictions for every photo, new ones included
+        tasks.enqueue_predictions(run.id)
     return jsonify(run_service.run_to_dict(run))
 
 

@@ -1,9 +1,10 @@
 """Server-rendered pages; the JavaScript modules in static/ do the rest through the JSON API."""
 
+import shutil
 import tempfile
 from pathlib import Path
 
-from flask import Blueprint, abort, after_this_request, current_app, render_template, request, send_file
+from flask import Blueprint, abort, current_app, render_template, request, send_file
 
 from ..services import classes as class_service
 from ..services.dataset_io import export_zip
@@ -94,14 +95,11 @@ def run_file(run_id: int, name: str):
 @bp.get("/export.zip")
 def export():
     """Download the labeled dataset: train|val|test/<class>/ plus manifest.csv."""
-    tmp = Path(tempfile.mkdtemp(dir=current_app.instance_path)) / "dataset.zip"
-    export_zip(tmp)
-
-    @after_this_request
-    def _cleanup(response):
-        # The open file handle keeps the data readable on POSIX while the response streams it.
-        tmp.unlink(missing_ok=True)
-        tmp.parent.rmdir()
-        return response
-
-    return send_file(tmp, mimetype="application/zip", as_attachment=True, download_name="dataset.zip")
+    folder = Path(tempfile.mkdtemp(dir=current_app.instance_path))
+    try:
+        export_zip(folder / "dataset.zip")
+        # An open handle keeps the data readable (POSIX) while the response streams it; the name goes now.
+        handle = open(folder / "dataset.zip", "rb")  # noqa: SIM115 - closed by the response
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    return send_file(handle, mimetype="application/zip", as_attachment=True, download_name="dataset.zip")
