@@ -660,3 +660,17 @@ def test_emptying_the_trash_waits_for_a_running_run(app, client):
     response = client.post("/api/v1/trash/empty")
     assert response.status_code == 409 and "training run" in response.get_json()["error"]
     assert client.get(f"/api/v1/photos/{ids['beer'][0]}").status_code == 200
+
+
+def test_older_model_files_are_pruned_but_pinned_ones_stay(app):
+    from webapp.jobs import prune_model_files
+
+    ids = [insert_run(app, "succeeded", files=fake_files()) for _ in range(5)]
+    with app.app_context():
+        db.session.get(TrainingRun, ids[0]).pinned = True
+        db.session.commit()
+        pruned = prune_model_files(current_id=99, keep=3)
+        kept = {r.id for r in db.session.scalars(db.select(TrainingRun)) if r.artifacts.get("model")}
+    assert pruned == [ids[2], ids[1]]
+    assert kept == {ids[0], ids[3], ids[4]}
+    assert not (models_dir(app) / str(ids[1])).exists() and (models_dir(app) / str(ids[0])).exists()

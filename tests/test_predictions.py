@@ -448,3 +448,13 @@ def test_predict_reports_a_worker_failure(client, fake_worker):
     response = post_file(client, class_photo(0, 1, size=(40, 32)))
     assert response.status_code == 500
     assert "model.keras is damaged" in response.get_json()["error"]
+
+
+def test_renaming_a_class_keeps_its_predictions_right(client, gallery):
+    run_id = gallery["run"]
+    assert listing(client, run_id, wrong="1")["total"] == 2
+    beer = next(c for c in client.get("/api/v1/classes").get_json() if c["name"] == "beer")
+    assert client.patch(f"/api/v1/classes/{beer['id']}", json={"name": "lager"}).status_code == 200
+    assert listing(client, run_id, wrong="1")["total"] == 2
+    labels = {p["label"] for p in listing(client, run_id, per_page=100)["predictions"]}
+    assert labels == {"lager", "wings"}

@@ -5,6 +5,7 @@ Imported by the web process too (to register tasks), so webapp.ml is imported in
 
 import logging
 import os
+import shutil
 import socket
 
 from flask import current_app
@@ -79,6 +80,7 @@ def train_run(run_id: int) -> None:
     try:
         _train(run, progress)
         status, error = "succeeded", None
+        prune_model_files(run_id, current_app.config["KEEP_MODEL_RUNS"])
         error = _store_predictions(run_id, progress)
     except TrainingCancelled:
         status, error = "cancelled", f"Cancelled by the user during {progress.where()}"
@@ -108,6 +110,21 @@ def _train(run: TrainingRun, progress: RunProgress):
     run.progress = {**run.progress, "history": result.history}
     db.session.commit()
     return result
+
+
+def prune_model_files(current_id: int, keep: int) -> list[int]:
+    """Delete model files of finished runs beyond the newest `keep` (pinned runs stay); metrics stay."""
+    runs = db.session.scalars(
+        select(TrainingRun).where(TrainingRun.status == "succeeded").order_by(TrainingRun.id.desc())
+    )
+    with_files = [r for r in runs if r.id != current_id and (r.artifacts or {}).get("model") and not r.pinned]
+    pruned = []
+    for run in with_files[max(keep - 1, 0) :]:
+        shutil.rmtree(instance_path() / "models" / str(run.id), ignore_errors=True)
+        run.artifacts = {}
+        pruned.append(run.id)
+    db.session.commit()
+    return pruned
 
 
 def _artifacts(result) -> dict:

@@ -2,11 +2,11 @@
 
 import re
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from ..database import PALETTE
 from ..extensions import db
-from ..models import LabelClass, Photo, class_by_name
+from ..models import LabelClass, Photo, Prediction, TrainingRun, class_by_name
 from . import ServiceError
 
 COLOR_RE = re.compile(r"^#[0-9a-fA-F]{6}$")
@@ -107,13 +107,26 @@ def update_class(class_id: int, changes: dict) -> LabelClass:
     if unknown:
         raise ServiceError(f"Unknown field(s): {', '.join(sorted(unknown))}")
     if "name" in changes:
-        cls.name = clean_name(changes["name"], exclude_id=cls.id)
+        new_name = clean_name(changes["name"], exclude_id=cls.id)
+        _rename_in_runs(cls.name, new_name)
+        cls.name = new_name
     if "color" in changes:
         cls.color = _clean_color(changes["color"])
     if "key" in changes:
         cls.key = _clean_key(changes["key"], cls.id)
     db.session.commit()
     return cls
+
+
+def _rename_in_runs(old: str, new: str) -> None:
+    """Carry a rename into stored predictions and runs' label lists, so old guesses are not counted wrong."""
+    if old == new:
+        return
+    db.session.execute(update(Prediction).where(Prediction.label == old).values(label=new))
+    for run in db.session.scalars(select(TrainingRun)):
+        labels = (run.dataset or {}).get("labels") or []
+        if old in labels:
+            run.dataset = {**run.dataset, "labels": [new if n == old else n for n in labels]}
 
 
 def delete_class(class_id: int, force: bool = False) -> int:
