@@ -641,3 +641,12 @@ def test_bulk_bad_requests_are_400_and_change_nothing(client, body):
 def test_unknown_api_route_is_json_404(client):
     assert_json_error(client.get("/api/v1/nothing-here"), 404)
     assert_json_error(client.put("/api/v1/photos"), 405)
+
+
+@pytest.mark.parametrize(
+    "path", ["/api/v1/photos/99999999999999999999", "/api/v1/photos?page=99999999999999999999"]
+)
+def test_huge_numbers_are_a_clear_4xx_not_a_server_error(client, path):
+    response = client.get(path)
+    assert response.status_code in (400, 404)
+    assert response.get_json()["error"]

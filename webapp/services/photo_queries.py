@@ -47,7 +47,7 @@ def page_args(args, default_per_page: int = 50) -> tuple[int, int]:
         per_page = int(args.get("per_page", default_per_page))
     except ValueError:
         raise ServiceError("page and per_page must be whole numbers") from None
-    if page < 1 or not 1 <= per_page <= MAX_PER_PAGE:
+    if not 1 <= page <= 10**7 or not 1 <= per_page <= MAX_PER_PAGE:
         raise ServiceError(f"page must be 1 or more and per_page between 1 and {MAX_PER_PAGE}")
     return page, per_page
 

@@ -166,8 +166,9 @@ def update_photo(photo_id: int, changes: dict) -> Photo:
 
 def bulk_update(ids: object, changes: dict) -> int:
     """Label, move, delete or restore many photos in one transaction."""
-    if not isinstance(ids, list) or not all(isinstance(i, int) for i in ids) or not ids:
-        raise ServiceError("ids must be a non-empty list of photo ids")
+    valid = isinstance(ids, list) and all(isinstance(i, int) and 0 < i < 2**63 for i in ids)
+    if not valid or not ids or len(ids) > 10_000:
+        raise ServiceError("ids must be a list of 1 to 10,000 photo ids")
     photos = list(db.session.scalars(select(Photo).where(Photo.id.in_(ids)).order_by(Photo.id)))
     action = changes.get("action")
     if action not in (None, "delete", "restore"):

@@ -4,13 +4,18 @@ from flask import Flask, jsonify, render_template, request
 from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
+from werkzeug.routing import IntegerConverter
 
 from ..services import ServiceError
+
+MAX_ID = 2**63 - 1
 
 
 def init_app(app: Flask) -> None:
     """Register every blueprint and the error handlers."""
     from . import api_classes, api_photos, api_runs, health, media, pages
+
+    app.url_map.converters["id"] = IdConverter
 
     for module in (pages, api_classes, api_photos, api_runs, media, health):
         app.register_blueprint(module.bp)
@@ -20,6 +25,13 @@ def init_app(app: Flask) -> None:
     app.register_error_handler(HTTPException, _http_error)
     app.register_error_handler(OperationalError, _database_busy)
     app.register_error_handler(Exception, _unexpected_error)
+
+
+class IdConverter(IntegerConverter):
+    """A database id in a URL: a whole number the database can hold (larger ones are simply not found)."""
+
+    def __init__(self, url_map, *args, **kwargs):
+        super().__init__(url_map, min=1, max=MAX_ID)
 
 
 def wants_json() -> bool:

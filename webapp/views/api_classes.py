@@ -32,14 +32,14 @@ def create_class():
     return jsonify(class_service.class_to_dict(cls)), 201
 
 
-@bp.patch("/classes/<int:class_id>")
+@bp.patch("/classes/<id:class_id>")
 def update_class(class_id: int):
     """Rename, recolour or re-key a class."""
     cls = class_service.update_class(class_id, json_body())
     return jsonify(class_service.class_to_dict(cls))
 
 
-@bp.delete("/classes/<int:class_id>")
+@bp.delete("/classes/<id:class_id>")
 def delete_class(class_id: int):
     """Delete a class (with ?force=1 when it still labels photos; they become unlabeled)."""
     unlabeled = class_service.delete_class(class_id, force=request.args.get("force") in ("1", "true"))

@@ -74,27 +74,27 @@ def photo_ids():
     return jsonify({"ids": list_ids(PhotoFilter.from_args(request.args))})
 
 
-@bp.get("/photos/<int:photo_id>")
+@bp.get("/photos/<id:photo_id>")
 def get_photo(photo_id: int):
     """One photo."""
     photo = photo_service.get_photo(photo_id)
     return jsonify(photo_service.photo_to_dict(photo, predictions_for([photo.id]).get(photo.id)))
 
 
-@bp.patch("/photos/<int:photo_id>")
+@bp.patch("/photos/<id:photo_id>")
 def update_photo(photo_id: int):
     """Set or clear the label, or move the photo to another split."""
     photo = photo_service.update_photo(photo_id, json_body())
     return jsonify(photo_service.photo_to_dict(photo, predictions_for([photo.id]).get(photo.id)))
 
 
-@bp.delete("/photos/<int:photo_id>")
+@bp.delete("/photos/<id:photo_id>")
 def delete_photo(photo_id: int):
     """Move a photo to the trash."""
     return jsonify(photo_service.photo_to_dict(photo_service.trash_photo(photo_id)))
 
 
-@bp.post("/photos/<int:photo_id>/restore")
+@bp.post("/photos/<id:photo_id>/restore")
 def restore_photo(photo_id: int):
     """Bring a photo back from the trash."""
     return jsonify(photo_service.photo_to_dict(photo_service.restore_photo(photo_id)))

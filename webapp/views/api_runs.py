@@ -40,19 +40,19 @@ def list_runs():
     return jsonify([run_service.run_to_dict(r, active) for r in runs])
 
 
-@bp.get("/runs/<int:run_id>")
+@bp.get("/runs/<id:run_id>")
 def get_run(run_id: int):
     """One run with live progress and, when done, its metrics."""
     return jsonify(run_service.run_to_dict(run_service.get_run(run_id)))
 
 
-@bp.post("/runs/<int:run_id>/cancel")
+@bp.post("/runs/<id:run_id>/cancel")
 def cancel_run(run_id: int):
     """Cancel a queued run, or stop a running one at its next batch."""
     return jsonify(run_service.run_to_dict(run_service.cancel_run(run_id)))
 
 
-@bp.post("/runs/<int:run_id>/pin")
+@bp.post("/runs/<id:run_id>/pin")
 def pin_run(run_id: int):
     """Pin (or unpin) a run as the active model."""
     body = request.get_json(silent=True) or {}
@@ -63,13 +63,13 @@ def pin_run(run_id: int):
     return jsonify(run_service.run_to_dict(run))
 
 
-@bp.delete("/runs/<int:run_id>/files")
+@bp.delete("/runs/<id:run_id>/files")
 def delete_run_files(run_id: int):
     """Delete a run's model files (its metrics stay)."""
     return jsonify(run_service.run_to_dict(run_service.delete_run_files(run_id)))
 
 
-@bp.get("/runs/<int:run_id>/predictions")
+@bp.get("/runs/<id:run_id>/predictions")
 def predictions(run_id: int):
     """A run's predictions, filtered and sorted."""
     return jsonify(list_predictions(run_service.get_run(run_id), request.args))

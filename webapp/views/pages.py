@@ -60,7 +60,7 @@ def train():
     return render_template("train.html")
 
 
-@bp.get("/runs/<int:run_id>")
+@bp.get("/runs/<id:run_id>")
 def run(run_id: int):
     """One run: live progress, then metrics, curves and downloads."""
     get_run(run_id)
@@ -73,7 +73,7 @@ def gallery():
     return render_template("gallery.html", run_id=request.args.get("run", type=int))
 
 
-@bp.get("/runs/<int:run_id>/download/<name>")
+@bp.get("/runs/<id:run_id>/download/<name>")
 def run_file(run_id: int, name: str):
     """A run's file: learning curves, the .keras model, the TFLite model or labels.json."""
     run = get_run(run_id)
