@@ -44,9 +44,6 @@ def _load_config(app: Flask, test_config: dict | None, instance_path: Path) -> N
     )
     # Requests may carry a zip of a whole dataset; single photos are checked against MAX_UPLOAD_BYTES.
     app.config["MAX_CONTENT_LENGTH"] = app.config["MAX_ZIP_BYTES"]
-    app.config.setdefault(
-        "MAX_FORM_PARTS", 10_000
-    )  # Werkzeug's default 1000 would refuse a big multi-file upload
 
 
 def _init_subsystems(app: Flask) -> None:

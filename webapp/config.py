@@ -15,6 +15,7 @@ DEFAULTS = {
     "MAX_IMAGE_PIXELS": 100_000_000,
     "MAX_UPLOAD_BYTES": 50 * 1024 * 1024,
     "MAX_ZIP_BYTES": 2 * 1024 * 1024 * 1024,
+    "MAX_FORM_PARTS": 10_000,  # files in one upload request (Flask's 1000 is low for a folder of photos)
     "PREDICT_TIMEOUT": 30,
     "WORKER_STALE_SECONDS": 60,
     "KEEP_MODEL_RUNS": 3,
