@@ -31,8 +31,8 @@ QUERIES = [
 
 def populate(app, n: int) -> int:
     """n photos (80 % labeled), one finished run, a prediction for each photo; returns the run id."""
-    from webapp.extensions import db
-    from webapp.models import Photo, Prediction, TrainingRun
+    from webapp.db import db
+    from webapp.db.models import Photo, Prediction, TrainingRun
 
     rng = random.Random(0)
     with app.app_context():
@@ -77,8 +77,8 @@ def populate(app, n: int) -> int:
 
 def naive_page(app, run_id: int) -> list:
     """Baseline: load every prediction with its photo, filter wrong ones and sort in Python."""
-    from webapp.extensions import db
-    from webapp.models import Photo, Prediction
+    from webapp.db import db
+    from webapp.db.models import Photo, Prediction
 
     with app.app_context():
         rows = (

@@ -23,7 +23,7 @@ from PIL import Image, ImageOps
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from tests.images import noisy_jpeg
-from webapp import storage
+from webapp.photostore import storage
 
 ORIENTATIONS = [6, 1, 8, 3]  # portrait shots dominate phone libraries; all four rotations appear
 

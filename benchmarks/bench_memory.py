@@ -50,8 +50,8 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=5)
     args = parser.parse_args()
     from webapp.ml.backbone import get_backbone
-    from webapp.ml.params import TrainParams
     from webapp.ml.pipeline import TrainingJob, run_training
+    from webapp.params import TrainParams
 
     root = Path(tempfile.mkdtemp(prefix="bench-memory-"))
     get_backbone("none", args.size, root / "backbone")

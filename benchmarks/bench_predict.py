@@ -32,8 +32,8 @@ def timed(fn, *args):
 
 def make_run(args, root: Path, photos) -> Path:
     """Train 1 epoch so there is a real model folder and a filled feature cache."""
-    from webapp.ml.params import TrainParams
     from webapp.ml.pipeline import TrainingJob, run_training
+    from webapp.params import TrainParams
 
     paths = {sha: path for sha, _, path in photos}
     job = TrainingJob(

@@ -196,8 +196,8 @@ class Ours:
         self.args, self.root = args, root
 
     def run(self, items, paths, epochs: int) -> dict:
-        from webapp.ml.params import TrainParams
         from webapp.ml.pipeline import NullProgress, TrainingJob, run_training
+        from webapp.params import TrainParams
 
         times = EpochTimes()
 

@@ -32,7 +32,7 @@ def app(app_config):
     app = create_app(app_config)
     yield app
     with app.app_context():
-        from webapp.extensions import db
+        from webapp.db import db
 
         db.session.remove()
         db.engine.dispose()

@@ -100,7 +100,7 @@ def make_app(app_config):
         return app
 
     yield build
-    from webapp.extensions import db
+    from webapp.db import db
 
     for app in apps:
         with app.app_context():

@@ -15,7 +15,7 @@ from sqlalchemy import inspect, text
 from tests.images import phone_jpeg
 from webapp import create_app
 from webapp.config import REPO_ROOT
-from webapp.extensions import db
+from webapp.db import db
 
 PAGES = ["/", "/label", "/photos", "/classes", "/train", "/gallery"]
 META_RE = re.compile(r'<meta\s+name="csrf-token"\s+content="([^"]+)"')
@@ -201,7 +201,7 @@ def test_restart_keeps_data(make_app):
 def test_migrations_applied(make_app):
     from alembic.script import ScriptDirectory
 
-    from webapp.database import MIGRATIONS_DIR
+    from webapp.db.setup import MIGRATIONS_DIR
 
     app = make_app()
     with app.app_context():
@@ -241,10 +241,10 @@ def test_healthz_shape(client):
 
 
 def test_healthz_sees_a_worker_beat(app, client):
-    from webapp import tasks
+    from webapp.queue.heartbeat import beat
 
     with app.app_context():
-        tasks.beat("test-host:1")
+        beat("test-host:1")
     assert client.get("/healthz").get_json()["worker"] == "ok"
 
 

@@ -71,7 +71,7 @@ def other_app(tmp_path, app_config):
     path.mkdir()
     app = create_app({**app_config, "INSTANCE_PATH": str(path)})
     yield app
-    from webapp.extensions import db
+    from webapp.db import db
 
     with app.app_context():
         db.session.remove()
@@ -124,9 +124,9 @@ def test_plan_skips_system_files():
 
 def test_import_path_service_keeps_labels_and_splits(app, client, tmp_path):
     src = write_tree(tmp_path / "src", ARTICLE_LAYOUT)
-    with app.test_request_context():
+    with app.app_context():  # a service needs no request (the CLI has none)
         results = import_path(src)
-    assert sorted(r["status"] for r in results) == ["stored"] * len(ARTICLE_LAYOUT)
+        assert sorted(r.status for r in results) == ["stored"] * len(ARTICLE_LAYOUT)
     assert labels_and_splits(client) == expected_by_sha(ARTICLE_LAYOUT)
 
 

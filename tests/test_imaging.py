@@ -7,8 +7,8 @@ import pytest
 from PIL import Image, ImageCms
 
 from tests import images
-from webapp import imaging
-from webapp.imaging import RejectedPhoto, open_photo
+from webapp.photostore import imaging
+from webapp.photostore.imaging import RejectedPhoto, open_photo
 
 
 def close(pixel, expected, tol=6):

@@ -12,8 +12,8 @@ import pytest
 from huey.exceptions import TaskException
 
 from tests.images import class_photo, text_file
-from webapp.extensions import db
-from webapp.models import Photo, Prediction, TrainingRun, WorkerBeat, class_by_name
+from webapp.db import db
+from webapp.db.models import Photo, Prediction, TrainingRun, WorkerBeat, class_by_name
 from webapp.services import predictions as prediction_service
 
 PREDICTION_KEYS = {"photo_id", "label", "confidence", "probabilities", "true_label"}
@@ -413,7 +413,7 @@ def fake_worker(app, monkeypatch):
     _worker_beats(app)
     fake = FakeResult()
 
-    def task(name):
+    def job(name):
         assert name == "predict_image"
 
         def call(image):
@@ -422,7 +422,7 @@ def fake_worker(app, monkeypatch):
 
         return call
 
-    monkeypatch.setattr(prediction_service.tasks, "task", task)
+    monkeypatch.setattr(prediction_service.queue, "job", job)
     return fake
 
 

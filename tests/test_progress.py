@@ -1,4 +1,4 @@
-"""Live progress of a run (webapp.progress) and recovery of runs whose worker died (webapp.jobs).
+"""Live progress of a run (webapp.worker.progress); recovery of runs whose worker died (queue.runstate).
 
 What the worker writes is read back through the API, in another session, as the run page sees it.
 Nothing here imports TensorFlow.
@@ -14,10 +14,11 @@ from types import SimpleNamespace
 
 import pytest
 
-from webapp import jobs, progress
-from webapp.extensions import db
-from webapp.models import TrainingRun
-from webapp.progress import RunProgress, dead_runs, mark_finished
+from webapp.db import db
+from webapp.db.models import TrainingRun
+from webapp.queue.runstate import dead_runs, mark_finished
+from webapp.worker import jobs, progress
+from webapp.worker.progress import RunProgress
 
 STALE = 60  # seconds, the default WORKER_STALE_SECONDS
 HOST = socket.gethostname()

@@ -72,7 +72,7 @@ def test_app_runs_on_postgresql(pg_url, tmp_path):
     assert client.post("/api/v1/classes", json={"name": "pizza"}).status_code == 201
     assert client.post("/api/v1/classes", json={"name": "Pizza"}).status_code == 409
     with app.app_context():
-        from webapp.extensions import db
+        from webapp.db import db
 
         assert db.engine.dialect.name == "postgresql"
         db.session.remove()

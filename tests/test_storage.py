@@ -8,9 +8,9 @@ import pytest
 from PIL import Image
 
 from tests import images
-from webapp import storage
-from webapp.imaging import RejectedPhoto
-from webapp.storage import StoreSettings
+from webapp.photostore import storage
+from webapp.photostore.imaging import RejectedPhoto
+from webapp.photostore.storage import StoreSettings
 
 
 @pytest.fixture

@@ -5,8 +5,8 @@ from pathlib import Path
 
 from flask import Flask
 
-from . import config as config_module
-from .config import REPO_ROOT
+from webapp import config as config_module
+from webapp.config import REPO_ROOT
 
 
 def create_app(test_config: dict | None = None) -> Flask:
@@ -47,10 +47,10 @@ def _load_config(app: Flask, test_config: dict | None, instance_path: Path) -> N
 
 
 def _init_subsystems(app: Flask) -> None:
-    from . import cli, database, security, tasks, views
+    from webapp import cli, db, queue, services, web
 
-    database.init_app(app)
-    security.init_app(app)
-    tasks.init_app(app)
-    views.init_app(app)
+    db.init_app(app)
+    services.init_app(app)
+    queue.init_app(app)
+    web.init_app(app)
     cli.init_app(app)

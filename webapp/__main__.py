@@ -7,7 +7,7 @@ import signal
 import subprocess
 import sys
 
-from . import create_app
+from webapp import create_app
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
@@ -32,7 +32,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     if args.command == "worker":
-        from .worker import run_worker
+        from webapp.worker.consumer import run_worker
 
         return run_worker(create_app(), args.workers)
     return serve(args)

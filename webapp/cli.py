@@ -1,4 +1,4 @@
-"""`flask --app webapp ...` commands: import, export, train, predict; they call the same services."""
+"""`flask --app webapp ...` commands: import, export, train, predict; they call the same services and jobs."""
 
 import csv
 import sys
@@ -20,14 +20,13 @@ def init_app(app: Flask) -> None:
 @click.argument("path", type=click.Path(exists=True, path_type=Path))
 def import_command(path: Path) -> None:
     """Import a folder or .zip laid out as train|val|test/<class>/* or <class>/*."""
-    from .services.dataset_io import import_path, summarise
+    from webapp.services.dataset_io import import_path, summarise
 
-    with current_app.test_request_context():  # results carry photo URLs
-        results = import_path(path)
+    results = import_path(path)
     counts = summarise(results)
     for r in results:
-        if r["status"] == "rejected":
-            click.echo(f"rejected  {r['filename']}: {r['error']}")
+        if r.status == "rejected":
+            click.echo(f"rejected  {r.filename}: {r.error}")
     click.echo(
         f"{counts['stored']} stored, {counts['duplicate']} duplicates skipped, {counts['rejected']} rejected"
     )
@@ -38,7 +37,7 @@ def import_command(path: Path) -> None:
 @click.argument("path", type=click.Path(path_type=Path))
 def export_command(path: Path) -> None:
     """Export the labeled photos to PATH (a .zip, or a folder) with a CSV manifest."""
-    from .services.dataset_io import export_folder, export_zip
+    from webapp.services.dataset_io import export_folder, export_zip
 
     if path.suffix.lower() == ".zip":
         count = export_zip(path)
@@ -57,14 +56,14 @@ def export_command(path: Path) -> None:
 @click.option("--trainable-layers", type=int)
 def train_command(**options) -> None:
     """Train a model now, in this process, and print its test metrics."""
-    from .jobs import train_run
-    from .services import ServiceError
-    from .services.runs import get_run, start_run
+    from webapp.services.errors import ServiceError
+    from webapp.services.runs import create_run, get_run
+    from webapp.worker.jobs import train_run
 
     body = {k: v for k, v in options.items() if v is not None}
     cfg = current_app.config
     try:
-        run = start_run(body, cfg["BACKBONE_WEIGHTS"], cfg["IMAGE_SIZE"])
+        run = create_run(body, cfg["BACKBONE_WEIGHTS"], cfg["IMAGE_SIZE"])
     except ServiceError as exc:
         raise click.ClickException(exc.message) from None
     click.echo(f"run {run.id} started")
@@ -81,13 +80,12 @@ def train_command(**options) -> None:
 @click.option("--csv", "as_csv", is_flag=True, help="print CSV: path,label,confidence,probabilities...")
 def predict_command(paths: tuple[Path, ...], as_csv: bool) -> None:
     """Print the active model's prediction for photo files or folders."""
-    from .services import ServiceError
-    from .services.cli_predict import predict_files
+    from webapp.worker.cli_predict import NoModelYet, predict_files
 
     try:
         labels, rows = predict_files(paths)
-    except ServiceError as exc:
-        raise click.ClickException(exc.message) from None
+    except NoModelYet as exc:
+        raise click.ClickException(str(exc)) from None
     writer = csv.writer(sys.stdout) if as_csv else None
     if writer:
         writer.writerow(["path", "label", "confidence", *labels])

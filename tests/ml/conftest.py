@@ -77,8 +77,8 @@ def backbone(backbone_dir):
 @pytest.fixture(scope="session")
 def trained_run(tmp_path_factory, backbone_dir):
     """A real (small) training run: 2 classes x (8 train, 3 val, 3 test), 10 epochs."""
-    from webapp.ml.params import TrainParams
     from webapp.ml.pipeline import TrainingJob, run_training
+    from webapp.params import TrainParams
 
     images, items = photo_set({"train": 8, "val": 3, "test": 3})
     root = tmp_path_factory.mktemp("run")

@@ -7,12 +7,12 @@ import numpy as np
 import pytest
 
 from webapp.ml.metrics import evaluate
-from webapp.ml.params import VGG16_LAYERS, TrainParams
+from webapp.params import VGG16_LAYERS, TrainParams
 
 
 def test_light_modules_do_not_import_tensorflow(repo_root):
     code = (
-        "import sys, webapp.ml, webapp.ml.metrics, webapp.ml.params, webapp.ml.errors, webapp.ml.features, "
+        "import sys, webapp.ml, webapp.ml.metrics, webapp.params, webapp.ml.errors, webapp.ml.features, "
         "webapp.ml.images; heavy = [m for m in ('tensorflow', 'keras') if m in sys.modules]; print(heavy)"
     )
     out = subprocess.run(

@@ -107,8 +107,8 @@ def test_run_keeps_the_new_model_in_the_worker_cache(trained_run):
 
 
 def test_cancel_stops_at_the_next_batch(tmp_path, backbone_dir, backbone, photos, progress_factory):
-    from webapp.ml.params import TrainParams
     from webapp.ml.pipeline import TrainingJob, run_training
+    from webapp.params import TrainParams
 
     images, items = photos({"train": 6}, seed=3)
     job = TrainingJob(
@@ -158,8 +158,8 @@ def test_tflite_export_matches_keras(trained_run, tmp_path):
 def test_precomputed_features_are_used_and_no_validation_split_is_fine(
     tmp_path, backbone_dir, photos, progress_factory
 ):
-    from webapp.ml.params import TrainParams
     from webapp.ml.pipeline import TrainingJob, precompute_features, run_training
+    from webapp.params import TrainParams
 
     images, items = photos({"train": 4, "test": 1}, seed=4)
     shas = [sha for sha, _, _ in items]

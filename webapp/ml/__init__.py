@@ -1,12 +1,10 @@
 """Machine learning for the app: VGG16 transfer learning on labeled photos.
 
-Importing this package is cheap on purpose: the web process imports `webapp.ml.metrics`, `webapp.ml.params`
-or `webapp.ml.errors` (numpy and the standard library only). Everything that needs TensorFlow lives in the
-other modules (`backbone`, `features`, `model`, `train`, `artifacts`, `predict`, `pipeline`), which only the
-worker imports.
+Only the worker process (and the `flask train`/`predict` commands) imports it: the web side never does, an
+import-linter contract checks it. Its functions take arrays and paths and return files and scores; none
+of them knows Flask or the database.
 """
 
 from webapp.ml.errors import MLError, TrainingCancelled, WeightsUnavailable
-from webapp.ml.params import TrainParams
 
-__all__ = ["MLError", "TrainParams", "TrainingCancelled", "WeightsUnavailable"]
+__all__ = ["MLError", "TrainingCancelled", "WeightsUnavailable"]

@@ -8,8 +8,8 @@ import numpy as np
 
 from webapp.ml._keras import keras, tf
 from webapp.ml.backbone import Backbone
-from webapp.ml.params import VGG16_LAYERS
 from webapp.ml.preprocess import PREPROCESS_LAYER
+from webapp.params import VGG16_LAYERS
 
 VGG_SUBMODEL = "vgg16"
 HEAD_LAYERS = ("flatten", "fc1024", "dropout", "predictions")

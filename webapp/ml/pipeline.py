@@ -21,10 +21,10 @@ from webapp.ml.features import FeatureCache, ensure_features, feature_key
 from webapp.ml.images import to_model_input
 from webapp.ml.metrics import evaluate
 from webapp.ml.model import assemble_full_model, build_trained_part, cut_layer_name, get_extractor
-from webapp.ml.params import TrainParams
 from webapp.ml.plots import plot_learning_curves
 from webapp.ml.predict import MODEL_CACHE, LoadedModel, ModelCache, forward_of, predict_features
 from webapp.ml.train import train_on_features
+from webapp.params import TrainParams
 
 SPLITS = ("train", "val", "test")
 LoadImage = Callable[[str], np.ndarray]

@@ -9,7 +9,7 @@ import numpy as np
 
 from webapp.ml._keras import keras
 from webapp.ml.errors import TrainingCancelled
-from webapp.ml.params import TrainParams
+from webapp.params import TrainParams
 
 BatchHook = Callable[[int, int, int, int], None]
 EpochHook = Callable[[int, dict[str, Any]], None]

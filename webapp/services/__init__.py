@@ -1,20 +1,26 @@
-"""Services: the app's operations as plain functions the views and CLI share."""
+"""Services: the app's operations as plain functions the web side and the CLI share.
+
+They return data and raise the domain errors of webapp.services.errors; they never build URLs or HTTP replies.
+"""
 
 from pathlib import Path
 
-from flask import current_app
+from flask import Flask, current_app
 
-from ..storage import StoreSettings
+from webapp.photostore.storage import StoreSettings
 
 
-class ServiceError(Exception):
-    """A user-facing failure: plain words and the HTTP status that fits."""
+def init_app(app: Flask) -> None:
+    """Create the first-start data (the configured classes) once, whichever process starts first."""
+    from webapp.db import db
+    from webapp.db.setup import migration_lock
+    from webapp.services.classes import seed_classes
+    from webapp.services.runs import ensure_train_lock
 
-    def __init__(self, message: str, status: int = 400, **extra):
-        super().__init__(message)
-        self.message = message
-        self.status = status
-        self.extra = extra
+    with app.app_context(), migration_lock(Path(app.instance_path)):
+        seed_classes(app.config["CLASSES"])
+        ensure_train_lock()
+        db.session.remove()
 
 
 def instance_path() -> Path:
@@ -24,10 +30,4 @@ def instance_path() -> Path:
 
 def store_settings() -> StoreSettings:
     """Photo store settings from the current app's config."""
-    cfg = current_app.config
-    return StoreSettings(
-        root=instance_path() / "photos",
-        model_size=cfg["IMAGE_SIZE"],
-        max_pixels=cfg["MAX_IMAGE_PIXELS"],
-        max_bytes=cfg["MAX_UPLOAD_BYTES"],
-    )
+    return StoreSettings.from_config(current_app.config)

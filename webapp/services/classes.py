@@ -4,12 +4,12 @@ import re
 
 from sqlalchemy import func, select, update
 
-from ..database import PALETTE
-from ..extensions import db
-from ..models import LabelClass, Photo, Prediction, TrainingRun, class_by_name
-from . import ServiceError
+from webapp.db import db
+from webapp.db.models import AppSetting, LabelClass, Photo, Prediction, TrainingRun, class_by_name
+from webapp.services.errors import Conflict, InvalidInput, NotFound, ServiceError
 
 COLOR_RE = re.compile(r"^#[0-9a-fA-F]{6}$")
+PALETTE = ["#d97706", "#2563eb", "#16a34a", "#db2777", "#7c3aed", "#0891b2", "#dc2626", "#65a30d", "#475569"]
 
 
 def class_counts() -> dict[int, int]:
@@ -47,22 +47,22 @@ def get_class(class_id: int) -> LabelClass:
     """The class with this id, or a 404 ServiceError."""
     cls = db.session.get(LabelClass, class_id)
     if cls is None:
-        raise ServiceError(f"There is no class {class_id}", 404)
+        raise NotFound(f"There is no class {class_id}")
     return cls
 
 
 def clean_name(name: object, exclude_id: int | None = None) -> str:
     """A valid, unused class name, or a ServiceError saying what is wrong."""
     if not isinstance(name, str) or not name.strip():
-        raise ServiceError("A class needs a name")
+        raise InvalidInput("A class needs a name")
     name = " ".join(name.split())
     if len(name) > 64:
-        raise ServiceError("A class name can be at most 64 characters")
+        raise InvalidInput("A class name can be at most 64 characters")
     if "/" in name or "\\" in name or name in (".", ".."):
-        raise ServiceError("A class name cannot contain slashes")
+        raise InvalidInput("A class name cannot contain slashes")
     clash = class_by_name(name)
     if clash is not None and clash.id != exclude_id:
-        raise ServiceError(f'There is already a class named "{clash.name}"', 409)
+        raise Conflict(f'There is already a class named "{clash.name}"')
     return name
 
 
@@ -70,20 +70,20 @@ def _clean_key(key: object, exclude_id: int | None) -> int | None:
     if key is None or key == "":
         return None
     if isinstance(key, bool) or not str(key).isdecimal() or len(str(key)) > 1 or not 1 <= int(key) <= 9:
-        raise ServiceError("A class key must be a digit from 1 to 9")
+        raise InvalidInput("A class key must be a digit from 1 to 9")
     clash = db.session.scalar(select(LabelClass).where(LabelClass.key == int(key)))
     if clash is not None and clash.id != exclude_id:
-        raise ServiceError(f'Key {key} is already used by "{clash.name}"', 409)
+        raise Conflict(f'Key {key} is already used by "{clash.name}"')
     return int(key)
 
 
 def _clean_color(color: object) -> str:
     if not isinstance(color, str) or not COLOR_RE.match(color):
-        raise ServiceError("A colour must look like #1a2b3c")
+        raise InvalidInput("A colour must look like #1a2b3c")
     return color.lower()
 
 
-def create_class(name: object, color: object = None, key: object = None) -> LabelClass:
+def create_class(name: object, color: object = None, key: object = None, commit: bool = True) -> LabelClass:
     """Add a class with a free key and the next palette colour unless given."""
     name = clean_name(name)
     taken = set(db.session.scalars(select(LabelClass.key)))
@@ -96,7 +96,10 @@ def create_class(name: object, color: object = None, key: object = None) -> Labe
         color=_clean_color(color) if color else PALETTE[count % len(PALETTE)],
     )
     db.session.add(cls)
-    db.session.commit()
+    if commit:
+        db.session.commit()
+    else:
+        db.session.flush()
     return cls
 
 
@@ -105,7 +108,7 @@ def update_class(class_id: int, changes: dict) -> LabelClass:
     cls = get_class(class_id)
     unknown = set(changes) - {"name", "color", "key"}
     if unknown:
-        raise ServiceError(f"Unknown field(s): {', '.join(sorted(unknown))}")
+        raise InvalidInput(f"Unknown field(s): {', '.join(sorted(unknown))}")
     if "name" in changes:
         new_name = clean_name(changes["name"], exclude_id=cls.id)
         _rename_in_runs(cls.name, new_name)
@@ -134,10 +137,9 @@ def delete_class(class_id: int, force: bool = False) -> int:
     cls = get_class(class_id)
     count = db.session.scalar(select(func.count()).select_from(Photo).where(Photo.label_id == cls.id))
     if count and not force:
-        raise ServiceError(
+        raise Conflict(
             f'"{cls.name}" labels {count} photo(s); they would become unlabeled. '
             "Confirm to delete it anyway.",
-            409,
             count=count,
         )
     for photo in db.session.scalars(select(Photo).where(Photo.label_id == cls.id)):
@@ -146,3 +148,17 @@ def delete_class(class_id: int, force: bool = False) -> int:
     db.session.delete(cls)
     db.session.commit()
     return count
+
+
+def seed_classes(names: str) -> None:
+    """Create the configured classes on the very first start (not again after a user deleted them)."""
+    if db.session.get(AppSetting, "seeded"):
+        return
+    for name in (n.strip() for n in names.split(",") if n.strip()):
+        try:
+            if class_by_name(name) is None:
+                create_class(name, commit=False)
+        except ServiceError as exc:
+            raise ValueError(f"WEBAPP_CLASSES: {name!r} cannot be a class: {exc.message}") from None
+    db.session.add(AppSetting(key="seeded", value="1"))
+    db.session.commit()

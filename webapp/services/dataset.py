@@ -2,9 +2,9 @@
 
 from sqlalchemy import func, select
 
-from ..extensions import db
-from ..models import Photo
-from .classes import class_to_dict, list_classes
+from webapp.db import db
+from webapp.db.models import Photo
+from webapp.services.classes import class_to_dict, list_classes
 
 IMBALANCE_RATIO = 2.0
 

@@ -3,6 +3,7 @@
 import csv
 import io
 import os
+import shutil
 import tempfile
 import zipfile
 from collections import Counter
@@ -13,11 +14,11 @@ from pathlib import Path, PurePosixPath
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
-from .. import storage
-from ..extensions import db
-from ..models import SPLITS, Photo
-from . import store_settings
-from .photos import display_name, ingest, too_large_message
+from webapp.db import db
+from webapp.db.models import SPLITS, Photo
+from webapp.photostore import storage
+from webapp.services import store_settings
+from webapp.services.ingest import IngestResult, display_name, ingest, rejected, too_large_message
 
 SKIPPED_NAMES = ("__MACOSX", ".DS_Store", "Thumbs.db")
 
@@ -70,7 +71,7 @@ def _entry(path: str, dirs: tuple[str, ...]) -> Entry:
     return Entry(path, None, None)
 
 
-def ingest_zip(stream, label: str | None = None) -> list[dict]:
+def ingest_zip(stream, label: str | None = None) -> list[IngestResult]:
     """Import every photo of a zip archive; one result per file."""
     try:
         archive = zipfile.ZipFile(stream)
@@ -87,7 +88,9 @@ def ingest_zip(stream, label: str | None = None) -> list[dict]:
         return unsafe + [_ingest_entry(archive, infos[e.path], e, label) for e in plan_entries(safe)]
 
 
-def _ingest_entry(archive: zipfile.ZipFile, info: zipfile.ZipInfo, entry: Entry, label: str | None) -> dict:
+def _ingest_entry(
+    archive: zipfile.ZipFile, info: zipfile.ZipInfo, entry: Entry, label: str | None
+) -> IngestResult:
     limit = store_settings().max_bytes
     if info.file_size > limit:
         return _rejected(info.filename, too_large_message(info.file_size, limit))
@@ -99,20 +102,15 @@ def _ingest_entry(archive: zipfile.ZipFile, info: zipfile.ZipInfo, entry: Entry,
     if len(data) > limit:
         return _rejected(info.filename, too_large_message(len(data), limit))
     result = ingest(data, info.filename, label=label or entry.label, split=entry.split)
-    return {**result, "filename": info.filename}
+    result.filename = info.filename
+    return result
 
 
-def _rejected(name: str, error: str) -> dict:
-    return {
-        "filename": display_name(name) if "/" not in name else name,
-        "status": "rejected",
-        "photo": None,
-        "error": error,
-        "duplicate_of": None,
-    }
+def _rejected(name: str, error: str) -> IngestResult:
+    return rejected(display_name(name) if "/" not in name else name, error)
 
 
-def import_path(path: Path) -> list[dict]:
+def import_path(path: Path) -> list[IngestResult]:
     """Import a folder or a .zip from disk; one result per file."""
     if path.is_file():
         with open(path, "rb") as handle:
@@ -122,19 +120,18 @@ def import_path(path: Path) -> list[dict]:
     return [_import_file(path / e.path, e) for e in entries]
 
 
-def _import_file(file: Path, entry: Entry) -> dict:
+def _import_file(file: Path, entry: Entry) -> IngestResult:
     limit = store_settings().max_bytes
     if file.stat().st_size > limit:
         return _rejected(entry.path, too_large_message(file.stat().st_size, limit))
-    return {
-        **ingest(file.read_bytes(), file.name, label=entry.label, split=entry.split),
-        "filename": entry.path,
-    }
+    result = ingest(file.read_bytes(), file.name, label=entry.label, split=entry.split)
+    result.filename = entry.path
+    return result
 
 
-def summarise(results: list[dict]) -> Counter:
+def summarise(results: list[IngestResult]) -> Counter:
     """How many files were stored, duplicates and rejected."""
-    return Counter(r["status"] for r in results)
+    return Counter(r.status for r in results)
 
 
 def labeled_photos() -> list[Photo]:
@@ -215,3 +212,15 @@ def export_folder(target: Path) -> int:
         dest.write_bytes(row.original.read_bytes())
     (target / "manifest.csv").write_text(manifest_csv(rows))
     return len(rows)
+
+
+def export_zip_file():
+    """The labeled dataset as an open, already unlinked zip file (POSIX keeps it readable while sent)."""
+    from webapp.services import instance_path
+
+    folder = Path(tempfile.mkdtemp(dir=instance_path()))
+    try:
+        export_zip(folder / "dataset.zip")
+        return open(folder / "dataset.zip", "rb")
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)

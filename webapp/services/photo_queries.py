@@ -5,10 +5,10 @@ from dataclasses import dataclass
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import selectinload
 
-from ..extensions import db
-from ..models import SPLITS, Photo, Prediction, active_run, class_by_name
-from . import ServiceError
-from .photos import MAX_PER_PAGE, photo_to_dict
+from webapp.db import db
+from webapp.db.models import SPLITS, Photo, Prediction, active_run, class_by_name
+from webapp.services.errors import InvalidInput
+from webapp.services.photos import MAX_PER_PAGE
 
 ORDERS = ("newest", "oldest", "uncertain")
 
@@ -34,9 +34,9 @@ class PhotoFilter:
             order=args.get("order") or "newest",
         )
         if flt.split is not None and flt.split not in SPLITS:
-            raise ServiceError("split must be one of train, val, test")
+            raise InvalidInput("split must be one of train, val, test")
         if flt.order not in ORDERS:
-            raise ServiceError(f"order must be one of {', '.join(ORDERS)}")
+            raise InvalidInput(f"order must be one of {', '.join(ORDERS)}")
         return flt
 
 
@@ -46,9 +46,9 @@ def page_args(args, default_per_page: int = 50) -> tuple[int, int]:
         page = int(args.get("page", 1))
         per_page = int(args.get("per_page", default_per_page))
     except ValueError:
-        raise ServiceError("page and per_page must be whole numbers") from None
+        raise InvalidInput("page and per_page must be whole numbers") from None
     if not 1 <= page <= 10**7 or not 1 <= per_page <= MAX_PER_PAGE:
-        raise ServiceError(f"page must be 1 or more and per_page between 1 and {MAX_PER_PAGE}")
+        raise InvalidInput(f"page must be 1 or more and per_page between 1 and {MAX_PER_PAGE}")
     return page, per_page
 
 
@@ -58,7 +58,7 @@ def filtered(flt: PhotoFilter) -> Select:
     if flt.label:
         cls = class_by_name(flt.label)
         if cls is None:
-            raise ServiceError(f'There is no class named "{flt.label}"')
+            raise InvalidInput(f'There is no class named "{flt.label}"')
         query = query.where(Photo.label_id == cls.id)
     if flt.unlabeled:
         query = query.where(Photo.label_id.is_(None))
@@ -92,7 +92,7 @@ def list_page(flt: PhotoFilter, page: int, per_page: int) -> dict:
     )
     preds = predictions_for([p.id for p in photos])
     return {
-        "photos": [photo_to_dict(p, preds.get(p.id)) for p in photos],
+        "photos": [(p, preds.get(p.id)) for p in photos],
         "total": total,
         "page": page,
         "per_page": per_page,

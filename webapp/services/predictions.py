@@ -1,16 +1,19 @@
 """Predictions: a run's gallery listing, and predicting one photo through the worker."""
 
-from flask import current_app, url_for
+from flask import current_app
 from huey.exceptions import HueyException, TaskException
 from sqlalchemy import Select, func, select
 
-from .. import storage, tasks
-from ..extensions import db
-from ..imaging import RejectedPhoto
-from ..models import SPLITS, LabelClass, Photo, Prediction, TrainingRun
-from . import ServiceError, store_settings
-from .photo_queries import page_args
-from .photos import too_large_message
+from webapp import queue
+from webapp.db import db
+from webapp.db.models import SPLITS, LabelClass, Photo, Prediction, TrainingRun
+from webapp.photostore import storage
+from webapp.photostore.imaging import RejectedPhoto
+from webapp.queue.heartbeat import worker_status
+from webapp.services import store_settings
+from webapp.services.errors import Conflict, Failed, InvalidInput, TooLarge, Unavailable
+from webapp.services.ingest import too_large_message
+from webapp.services.photo_queries import page_args
 
 SORTS = {
     "confidence": (Prediction.confidence, Photo.id),
@@ -31,7 +34,7 @@ def _filtered(run: TrainingRun, args) -> Select:
         query = query.where(Photo.label_id.is_(None))
     elif split:
         if split not in SPLITS:
-            raise ServiceError("split must be one of train, val, test, unlabeled")
+            raise InvalidInput("split must be one of train, val, test, unlabeled")
         query = query.where(Photo.split == split, Photo.label_id.is_not(None))
     if args.get("label"):
         query = query.where(Prediction.label == args["label"])
@@ -50,7 +53,7 @@ def _sorted(query: Select, sort: str) -> Select:
             Photo.id,
         )
     if sort not in SORTS:
-        raise ServiceError("sort must be one of confidence, -confidence, wrong_confident, newest")
+        raise InvalidInput("sort must be one of confidence, -confidence, wrong_confident, newest")
     return query.order_by(*SORTS[sort])
 
 
@@ -63,7 +66,7 @@ def list_predictions(run: TrainingRun, args) -> dict:
         _sorted(query, args.get("sort") or "confidence").limit(per_page).offset((page - 1) * per_page)
     )
     return {
-        "predictions": [_prediction_dict(p, photo, true) for p, photo, true in rows],
+        "predictions": list(rows),
         "total": total,
         "page": page,
         "per_page": per_page,
@@ -71,37 +74,21 @@ def list_predictions(run: TrainingRun, args) -> dict:
     }
 
 
-def _prediction_dict(pred: Prediction, photo: Photo, true_label: str | None) -> dict:
-    return {
-        "photo_id": photo.id,
-        "label": pred.label,
-        "confidence": pred.confidence,
-        "probabilities": pred.probabilities,
-        "true_label": true_label,
-        "correct": None if true_label is None else true_label == pred.label,
-        "split": photo.split,
-        "filename": photo.filename,
-        "thumbnail_url": url_for("media.thumbnail", sha=photo.sha256),
-        "display_url": url_for("media.display", sha=photo.sha256),
-    }
-
-
 def predict_upload(data: bytes) -> dict:
     """Send one photo (decoded here, without TensorFlow) to the worker and wait for its prediction."""
     settings = store_settings()
     if len(data) > settings.max_bytes:
-        raise ServiceError(too_large_message(len(data), settings.max_bytes), 413)
+        raise TooLarge(too_large_message(len(data), settings.max_bytes))
     try:
         image = storage.model_input_from_bytes(data, settings)
     except RejectedPhoto as exc:
-        raise ServiceError(exc.message) from None
-    if tasks.worker_status() != "ok":
-        raise ServiceError(
+        raise InvalidInput(exc.message) from None
+    if worker_status() != "ok":
+        raise Unavailable(
             "No worker is running, so nothing can predict: start the app with "
-            "`python -m webapp` (or a worker with `python -m webapp worker`)",
-            503,
+            "`python -m webapp` (or a worker with `python -m webapp worker`)"
         )
-    return _wait_for(tasks.task("predict_image")(image), current_app.config["PREDICT_TIMEOUT"])
+    return _wait_for(queue.job("predict_image")(image), current_app.config["PREDICT_TIMEOUT"])
 
 
 def release_database() -> None:
@@ -114,15 +101,12 @@ def _wait_for(result, timeout: int) -> dict:
     try:
         answer = result.get(blocking=True, timeout=timeout)
     except TaskException as exc:
-        raise ServiceError(
-            f"The worker could not predict this photo: {exc.metadata.get('error')}", 500
-        ) from None
+        raise Failed(f"The worker could not predict this photo: {exc.metadata.get('error')}") from None
     except HueyException:
         result.revoke()
-        raise ServiceError(
-            f"The worker did not answer within {timeout} s (it may be busy training); try again in a moment",
-            503,
+        raise Unavailable(
+            f"The worker did not answer within {timeout} s (it may be busy training); try again in a moment"
         ) from None
     if "error" in answer:
-        raise ServiceError(answer["error"], 409)
+        raise Conflict(answer["error"])
     return answer

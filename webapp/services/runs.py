@@ -3,52 +3,32 @@
 import shutil
 from pathlib import Path
 
-from flask import current_app, url_for
+from flask import current_app
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
-from ..extensions import db
-from ..models import AppSetting, Photo, TrainingRun, active_run, iso, run_in_progress, utcnow
-from . import ServiceError, instance_path
-from .dataset import imbalance
+from webapp.db import db
+from webapp.db.models import AppSetting, Photo, TrainingRun, active_run, run_in_progress, utcnow
+from webapp.params import TrainParams
+from webapp.services import instance_path
+from webapp.services.dataset import imbalance
+from webapp.services.errors import Conflict, InvalidInput, NotFound, Unavailable
 
-DEFAULT_PARAMS = {"epochs": 5, "batch_size": 32, "learning_rate": 1e-4, "trainable_layers": 4}
-LIMITS = {"epochs": (1, 200), "batch_size": (1, 512), "trainable_layers": (0, 19)}
+USER_PARAMS = ("epochs", "batch_size", "learning_rate", "trainable_layers")
+DEFAULT_PARAMS = {name: getattr(TrainParams(), name) for name in USER_PARAMS}
 MIN_PER_CLASS = 3
 
 
 def clean_params(body: dict) -> dict:
-    """Hyperparameters with defaults filled in, or a ServiceError naming the bad one."""
-    unknown = set(body) - set(DEFAULT_PARAMS)
+    """Hyperparameters with defaults filled in, checked by TrainParams (as the worker checks them)."""
+    unknown = sorted(set(body) - set(USER_PARAMS))
     if unknown:
-        raise ServiceError(f"Unknown setting(s): {', '.join(sorted(unknown))}")
-    params = dict(DEFAULT_PARAMS)
-    for key, (low, high) in LIMITS.items():
-        if body.get(key) is not None:
-            value = body[key]
-            if (
-                isinstance(value, bool)
-                or not isinstance(value, int | str)
-                or not str(value).isdecimal()
-                or len(str(value)) > 6
-            ):
-                raise ServiceError(f"{key} must be a whole number from {low} to {high}")
-            if not low <= int(value) <= high:
-                raise ServiceError(f"{key} must be from {low} to {high}")
-            params[key] = int(value)
-    if body.get("learning_rate") is not None:
-        params["learning_rate"] = _learning_rate(body["learning_rate"])
-    return params
-
-
-def _learning_rate(value) -> float:
+        raise InvalidInput(f"Unknown setting(s): {', '.join(unknown)}")
     try:
-        rate = float(value)
-    except (TypeError, ValueError):
-        raise ServiceError("learning_rate must be a number such as 0.0001") from None
-    if isinstance(value, bool) or not 0 < rate <= 1:
-        raise ServiceError("learning_rate must be above 0 and at most 1")
-    return rate
+        params = TrainParams.from_dict({k: v for k, v in body.items() if v is not None})
+    except ValueError as exc:
+        raise InvalidInput(str(exc).removesuffix(".")) from None
+    return {name: getattr(params, name) for name in USER_PARAMS}
 
 
 def snapshot() -> dict:
@@ -94,8 +74,30 @@ def trainability(data: dict) -> tuple[list[str], list[str]]:
     return problems, warnings
 
 
-def start_run(body: dict, weights: str, image_size: int) -> TrainingRun:
-    """Create a queued run; exactly one at a time (409 with the run in progress otherwise)."""
+def ensure_train_lock() -> None:
+    """The row that serialises Train clicks (locked FOR UPDATE while a run is created)."""
+    if db.session.get(AppSetting, "train_lock") is None:
+        db.session.add(AppSetting(key="train_lock", value=""))
+        db.session.commit()
+
+
+def start_run(body: dict) -> TrainingRun:
+    """Create a queued run and queue its training; Unavailable (and the run failed) when the queue is down."""
+    from webapp import queue
+    from webapp.queue.runstate import mark_finished
+
+    cfg = current_app.config
+    run = create_run(body, cfg["BACKBONE_WEIGHTS"], cfg["IMAGE_SIZE"])
+    try:
+        queue.enqueue_training(run.id)
+    except Exception as exc:
+        mark_finished(run.id, "failed", f"Could not queue the run: {exc}")
+        raise Unavailable(f"The job queue is not available, so the run could not start: {exc}") from exc
+    return run
+
+
+def create_run(body: dict, weights: str, image_size: int) -> TrainingRun:
+    """Create a queued run; exactly one at a time (Conflict carrying the run in progress otherwise)."""
     params = clean_params(body)
     _recover_dead_runs()
     # Serialise concurrent Train clicks: SQLite's BEGIN IMMEDIATE, and a row lock on other databases.
@@ -103,12 +105,12 @@ def start_run(body: dict, weights: str, image_size: int) -> TrainingRun:
     current = run_in_progress()
     if current is not None:
         db.session.rollback()
-        raise ServiceError("A training run is already in progress", 409, run=run_to_dict(current))
+        raise Conflict("A training run is already in progress", run=current)
     data = snapshot()
     problems, warnings = trainability(data)
     if problems:
         db.session.rollback()
-        raise ServiceError(" ".join(problems), 400, problems=problems)
+        raise InvalidInput(" ".join(problems), problems=problems)
     run = TrainingRun(
         status="queued",
         params=params,
@@ -124,16 +126,16 @@ def start_run(body: dict, weights: str, image_size: int) -> TrainingRun:
 
 def _recover_dead_runs() -> None:
     # A run whose worker died must not block Train (or Cancel) until some worker restarts.
-    from ..progress import fail_dead_runs
+    from webapp.queue.runstate import fail_dead_runs
 
     fail_dead_runs(current_app.config["WORKER_STALE_SECONDS"])
 
 
 def get_run(run_id: int) -> TrainingRun:
-    """The run with this id, or a 404 ServiceError."""
+    """The run with this id, or NotFound."""
     run = db.session.get(TrainingRun, run_id)
     if run is None:
-        raise ServiceError(f"There is no run {run_id}", 404)
+        raise NotFound(f"There is no run {run_id}")
     return run
 
 
@@ -148,7 +150,7 @@ def cancel_run(run_id: int) -> TrainingRun:
     elif run.status == "running":
         run.cancel_requested = True
     else:
-        raise ServiceError(f"Run {run_id} has already {run.status}", 409)
+        raise Conflict(f"Run {run_id} has already {run.status}")
     db.session.commit()
     return run
 
@@ -157,11 +159,15 @@ def pin_run(run_id: int, pinned: bool) -> TrainingRun:
     """Make a succeeded run the active model (or unpin it)."""
     run = get_run(run_id)
     if pinned and (run.status != "succeeded" or not run.artifacts.get("model")):
-        raise ServiceError("Only a finished run with its model files can be the active model", 409)
+        raise Conflict("Only a finished run with its model files can be the active model")
     for other in db.session.scalars(select(TrainingRun).where(TrainingRun.pinned.is_(True))):
         other.pinned = False
     run.pinned = pinned
     db.session.commit()
+    if pinned:  # the gallery shows the pinned run's predictions for every photo, new ones included
+        from webapp import queue
+
+        queue.enqueue_predictions(run.id)
     return run
 
 
@@ -174,7 +180,7 @@ def delete_run_files(run_id: int) -> TrainingRun:
     """Delete a finished run's model files to free disk; its metrics and predictions stay."""
     run = get_run(run_id)
     if run.status in ("queued", "running"):
-        raise ServiceError("Cancel the run before deleting its files", 409)
+        raise Conflict("Cancel the run before deleting its files")
     shutil.rmtree(model_dir(run_id), ignore_errors=True)
     run.artifacts, run.pinned = {}, False
     db.session.commit()
@@ -186,57 +192,18 @@ def disk_use(path: Path) -> int:
     return sum(f.stat().st_size for f in path.rglob("*") if f.is_file()) if path.exists() else 0
 
 
-def run_to_dict(run: TrainingRun, active_id: int | None = None) -> dict:
-    """The API shape of a run (the dataset's photo list left out)."""
-    if active_id is None:
-        active = active_run()
-        active_id = active.id if active else None
-    dataset = {k: v for k, v in (run.dataset or {}).items() if k not in ("items", "warnings")}
-    duration = (
-        (run.finished_at - run.started_at).total_seconds() if run.finished_at and run.started_at else None
-    )
-    files = run.artifacts or {}
-    return {
-        "id": run.id,
-        "status": run.status,
-        "params": run.params,
-        "progress": _progress(run),
-        "metrics": run.metrics,
-        "error": run.error,
-        "created_at": iso(run.created_at),
-        "started_at": iso(run.started_at),
-        "finished_at": iso(run.finished_at),
-        "duration_seconds": duration,
-        "dataset": dataset,
-        "warnings": (run.dataset or {}).get("warnings", []),
-        "weights": run.weights,
-        "image_size": run.image_size,
-        "active": run.id == active_id,
-        "pinned": run.pinned,
-        "curves_url": url_for("pages.run_file", run_id=run.id, name="curves.png")
-        if files.get("curves")
-        else None,
-        "has_model_files": bool(files.get("model")),
-        "model_bytes": files.get("bytes", 0),
-        "timings": run.timings,
-        "cancel_requested": run.cancel_requested,
-    }
-
-
-def _progress(run: TrainingRun) -> dict:
-    progress = {
-        "stage": run.status,
-        "epoch": 0,
-        "epochs": run.params.get("epochs"),
-        "batch": 0,
-        "batches": 0,
-        "history": [],
-    }
-    progress.update(run.progress or {})
-    progress["epochs"] = progress.get("epochs") or run.params.get("epochs")
-    return progress
-
-
 def list_runs() -> list[TrainingRun]:
     """Every run, newest first."""
     return list(db.session.scalars(select(TrainingRun).order_by(TrainingRun.id.desc())))
+
+
+def storage_use() -> dict[str, int]:
+    """Disk use of photos, cached features and model files."""
+    root = instance_path()
+    return {f"{name}_bytes": disk_use(root / name) for name in ("photos", "features", "models")}
+
+
+def active_run_id() -> int | None:
+    """The id of the run whose model answers predictions, if any."""
+    run = active_run()
+    return run.id if run is not None else None

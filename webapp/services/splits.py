@@ -2,8 +2,8 @@
 
 from sqlalchemy import func, select
 
-from ..extensions import db
-from ..models import Photo
+from webapp.db import db
+from webapp.db.models import Photo
 
 VAL_FRACTION = 0.2
 TEST_FRACTION = 0.2

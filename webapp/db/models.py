@@ -1,0 +1,140 @@
+"""Typed SQLAlchemy 2 models and small queries."""
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKey, Integer, String, Text, select
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from webapp.db import db
+
+SPLITS = ("train", "val", "test")
+RUN_STATUSES = ("queued", "running", "succeeded", "failed", "cancelled")
+ACTIVE_STATUSES = ("queued", "running")
+
+
+def utcnow() -> datetime:
+    """Now, timezone-aware UTC."""
+    return datetime.now(UTC)
+
+
+def iso(value: datetime | None) -> str | None:
+    """ISO 8601 text for a stored datetime (stored naive as UTC by SQLite)."""
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value.isoformat()
+
+
+class LabelClass(db.Model):
+    """A class a photo can be labeled with (beer, wings, ...)."""
+
+    __tablename__ = "label_class"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    color: Mapped[str] = mapped_column(String(7))
+    key: Mapped[int | None] = mapped_column(Integer, unique=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    photos: Mapped[list["Photo"]] = relationship(back_populates="label")
+
+
+class Photo(db.Model):
+    """One stored photo: the original by SHA-256 plus its label and split."""
+
+    __tablename__ = "photo"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    filename: Mapped[str] = mapped_column(String(255))
+    format: Mapped[str] = mapped_column(String(8))
+    width: Mapped[int] = mapped_column(Integer)
+    height: Mapped[int] = mapped_column(Integer)
+    size_bytes: Mapped[int] = mapped_column(Integer)
+    label_id: Mapped[int | None] = mapped_column(
+        ForeignKey("label_class.id", ondelete="SET NULL"), index=True
+    )
+    split: Mapped[str | None] = mapped_column(String(5), index=True)
+    labeled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    deleted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), index=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    label: Mapped[LabelClass | None] = relationship(back_populates="photos")
+
+
+class TrainingRun(db.Model):
+    """A training job and everything it produced; the truth about a job, whatever the queue says."""
+
+    __tablename__ = "training_run"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    status: Mapped[str] = mapped_column(String(12), default="queued", index=True)
+    params: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    dataset: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    progress: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    metrics: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    artifacts: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    timings: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    weights: Mapped[str] = mapped_column(String(255), default="")
+    image_size: Mapped[int] = mapped_column(Integer, default=224)
+    error: Mapped[str | None] = mapped_column(Text)
+    cancel_requested: Mapped[bool] = mapped_column(Boolean, default=False)
+    pinned: Mapped[bool] = mapped_column(Boolean, default=False)
+    worker: Mapped[str | None] = mapped_column(String(255))
+    heartbeat_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class Prediction(db.Model):
+    """One run's prediction for one photo."""
+
+    __tablename__ = "prediction"
+    run_id: Mapped[int] = mapped_column(ForeignKey("training_run.id", ondelete="CASCADE"), primary_key=True)
+    photo_id: Mapped[int] = mapped_column(ForeignKey("photo.id", ondelete="CASCADE"), primary_key=True)
+    label: Mapped[str] = mapped_column(String(64), index=True)
+    confidence: Mapped[float] = mapped_column(Float, index=True)
+    probabilities: Mapped[dict[str, float]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+def active_run() -> TrainingRun | None:
+    """The run whose model answers predictions: the pinned one, else the newest that succeeded."""
+    pinned = db.session.scalar(
+        select(TrainingRun).where(TrainingRun.pinned.is_(True), TrainingRun.status == "succeeded")
+    )
+    if pinned is not None:
+        return pinned
+    newest = db.session.scalars(
+        select(TrainingRun).where(TrainingRun.status == "succeeded").order_by(TrainingRun.id.desc()).limit(20)
+    )
+    # A run whose model files were deleted to free disk keeps its metrics but cannot answer any more.
+    return next((run for run in newest if (run.artifacts or {}).get("model")), None)
+
+
+def run_in_progress() -> TrainingRun | None:
+    """The queued or running run, if any."""
+    return db.session.scalar(
+        select(TrainingRun).where(TrainingRun.status.in_(ACTIVE_STATUSES)).order_by(TrainingRun.id).limit(1)
+    )
+
+
+def class_by_name(name: str) -> LabelClass | None:
+    """The class with this name, compared case-insensitively in Python (SQLite's lower() is ASCII only)."""
+    wanted = name.casefold()
+    return next((c for c in db.session.scalars(select(LabelClass)) if c.name.casefold() == wanted), None)
+
+
+class AppSetting(db.Model):
+    """Small key-value facts about this instance (e.g. that first-start seeding happened)."""
+
+    __tablename__ = "app_setting"
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
+
+
+class WorkerBeat(db.Model):
+    """A worker's heartbeat, so the web side can say whether any worker is alive."""
+
+    __tablename__ = "worker_beat"
+    name: Mapped[str] = mapped_column(String(255), primary_key=True)
+    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    beat_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

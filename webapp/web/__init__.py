@@ -1,0 +1,45 @@
+"""The web process: blueprints (pages, /api/v1, media, health), security and error replies.
+
+Views parse the request, call a service and render or return JSON. The web side never imports webapp.worker
+or webapp.ml (an import-linter contract checks it), so it starts fast and never loads TensorFlow.
+"""
+
+from flask import Flask, request
+from werkzeug.routing import IntegerConverter
+
+from webapp.db.setup import read_only
+
+MAX_ID = 2**63 - 1
+SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
+
+
+def init_app(app: Flask) -> None:
+    """Register every blueprint, the security layer and the error handlers."""
+    from webapp.web import api_classes, api_photos, api_runs, errors, health, media, pages, security
+
+    app.url_map.converters["id"] = IdConverter
+    security.init_app(app)
+    errors.init_app(app)
+    for module in (pages, api_classes, api_photos, api_runs, media, health):
+        app.register_blueprint(module.bp)
+    app.before_request(_readers_take_no_lock)
+    app.teardown_request(_end_reading)
+
+
+class IdConverter(IntegerConverter):
+    """A database id in a URL: a whole number the database can hold (larger ones are simply not found)."""
+
+    def __init__(self, url_map, *args, **kwargs):
+        super().__init__(url_map, min=1, max=MAX_ID)
+
+
+def _readers_take_no_lock() -> None:
+    # GETs only read: in SQLite's WAL mode they then never wait behind a writer's lock.
+    if request.method in SAFE_METHODS:
+        request.environ["webapp.read_token"] = read_only.set(True)
+
+
+def _end_reading(_exc=None) -> None:
+    token = request.environ.pop("webapp.read_token", None)
+    if token is not None:
+        read_only.reset(token)

@@ -1,0 +1,88 @@
+"""Server-rendered pages; the JavaScript modules in static/ do the rest through the JSON API."""
+
+from flask import Blueprint, current_app, render_template, request, send_file
+
+from webapp.services import classes as class_service
+from webapp.services.dataset_io import export_zip_file
+from webapp.services.run_files import run_file as find_run_file
+from webapp.services.runs import get_run
+
+bp = Blueprint("pages", __name__)
+
+
+@bp.app_context_processor
+def _common_context():
+    # Config only: error pages render with this too, and must not read the database.
+    return {
+        "backbone_weights": current_app.config["BACKBONE_WEIGHTS"],
+        "image_size": current_app.config["IMAGE_SIZE"],
+    }
+
+
+def render_page(template: str, **context):
+    """Render a page with the classes (the header's counts, the pages' class buttons)."""
+    counts = class_service.class_counts()
+    classes = [class_service.class_to_dict(c, counts) for c in class_service.list_classes()]
+    return render_template(template, classes=classes, **context)
+
+
+@bp.get("/")
+def upload():
+    """Upload photos (drop zone, file picker, zip)."""
+    return render_page("upload.html")
+
+
+@bp.get("/label")
+def label():
+    """Label photos one at a time with clicks or keys."""
+    return render_page("label.html")
+
+
+@bp.get("/photos")
+def photos():
+    """All photos in a grid: filter, multi-select, label many, trash."""
+    return render_page("photos.html")
+
+
+@bp.get("/classes")
+def classes():
+    """Add, rename, recolour and delete classes."""
+    return render_page("classes.html")
+
+
+@bp.get("/train")
+def train():
+    """The dataset summary, the Train button and the runs list."""
+    return render_page("train.html")
+
+
+@bp.get("/runs/<id:run_id>")
+def run(run_id: int):
+    """One run: live progress, then metrics, curves and downloads."""
+    get_run(run_id)
+    return render_page("run.html", run_id=run_id)
+
+
+@bp.get("/gallery")
+def gallery():
+    """Every photo with a run's prediction."""
+    return render_page("gallery.html", run_id=request.args.get("run", type=int))
+
+
+@bp.get("/runs/<id:run_id>/download/<name>")
+def run_file(run_id: int, name: str):
+    """A run's file: learning curves, the .keras model, the TFLite model or labels.json."""
+    found = find_run_file(run_id, name)
+    return send_file(
+        found.path,
+        mimetype=found.mimetype,
+        as_attachment=name != "curves.png",
+        download_name=found.download_name,
+    )
+
+
+@bp.get("/export.zip")
+def export():
+    """Download the labeled dataset: train|val|test/<class>/ plus manifest.csv."""
+    handle = export_zip_file()
+    return send_file(handle, mimetype="application/zip", as_attachment=True, download_name="dataset.zip")
