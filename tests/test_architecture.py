@@ -19,7 +19,8 @@ def test_import_contracts_hold():
 def test_the_web_side_loads_no_tensorflow_or_worker_code():
     code = (
         "import sys, tempfile; from webapp import create_app; "
-        "app = create_app({'INSTANCE_PATH': tempfile.mkdtemp(), 'BACKBONE_WEIGHTS': 'none', 'SECRET_KEY': 'x'}); "
+        "app = create_app({'INSTANCE_PATH': tempfile.mkdtemp(), 'BACKBONE_WEIGHTS': 'none', "
+        "'SECRET_KEY': 'x'}); "
         "c = app.test_client(); [c.get(p) for p in ('/', '/train', '/gallery', '/api/v1/runs', '/healthz')]; "
         "print(sorted(m for m in sys.modules if m.split('.')[0] in ('tensorflow', 'keras') "
         "or m.startswith(('webapp.worker', 'webapp.ml'))))"
