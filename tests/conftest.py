@@ -2,6 +2,7 @@
 
 import pytest
 
+from tests.accounts import make_admin, token_client
 from webapp import create_app
 
 
@@ -39,8 +40,20 @@ def app(app_config):
 
 
 @pytest.fixture
-def client(app):
-    """Flask's test client."""
+def admin_token(app):
+    """An API token of the test app's admin."""
+    return make_admin(app)
+
+
+@pytest.fixture
+def client(app, admin_token):
+    """Flask's test client, signed in as an admin through an API token."""
+    return token_client(app, admin_token)
+
+
+@pytest.fixture
+def anon_client(app):
+    """A client that has not signed in."""
     return app.test_client()
 
 

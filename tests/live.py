@@ -11,6 +11,8 @@ from pathlib import Path
 
 import requests
 
+from tests.accounts import ADMIN, PASSWORD, config_from_env, make_admin
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -45,6 +47,7 @@ class LiveApp:
     web: subprocess.Popen | None = None
     workers: list = field(default_factory=list)
     logs: list = field(default_factory=list)
+    token: str = ""
 
     @property
     def url(self) -> str:
@@ -65,7 +68,24 @@ class LiveApp:
             start_new_session=True,
         )
         wait_until(lambda: self._healthy(), 90, "the app did not answer /healthz")
+        if not self.token:
+            self.token = self.make_user(ADMIN, PASSWORD, "admin")
         return self
+
+    def make_user(self, name: str, password: str, role: str = "labeler") -> str:
+        """Create a user in the app's database (from this process) and return an API token of theirs."""
+        from webapp import create_app
+
+        app = create_app(config_from_env(self.env))
+        try:
+            return make_admin(app, name, password, role)
+        finally:
+            _dispose(app)
+
+    @property
+    def auth(self) -> dict:
+        """The header that signs a request in as the admin."""
+        return {"Authorization": f"Bearer {self.token}"}
 
     def start_worker(self) -> subprocess.Popen:
         """Start `python -m webapp worker` alone (its own process group)."""
@@ -102,17 +122,23 @@ class LiveApp:
         path = self.instance / f"{name}.log"
         return path.read_text(errors="replace") if path.exists() else ""
 
+    def request(self, method: str, path: str, **kw):
+        """Send a request as the admin (its API token; pass headers={"Authorization": ""} to send none)."""
+        headers = {**self.auth, **kw.pop("headers", {})}
+        headers = {k: v for k, v in headers.items() if v}
+        return requests.request(method, self.url + path, headers=headers, timeout=kw.pop("timeout", 30), **kw)
+
     def get(self, path: str, **kw):
         """GET a path."""
-        return requests.get(self.url + path, timeout=kw.pop("timeout", 30), **kw)
+        return self.request("GET", path, **kw)
 
     def post(self, path: str, **kw):
-        """POST a path (CSRF is off for these tests' apps)."""
-        return requests.post(self.url + path, timeout=kw.pop("timeout", 60), **kw)
+        """POST a path (a token needs no CSRF token)."""
+        return self.request("POST", path, **{"timeout": 60, **kw})
 
     def patch(self, path: str, **kw):
         """PATCH a path."""
-        return requests.patch(self.url + path, timeout=kw.pop("timeout", 30), **kw)
+        return self.request("PATCH", path, **kw)
 
     def stop(self) -> None:
         """Ctrl-C the app (it stops its worker) and stop separately started workers."""
@@ -139,3 +165,10 @@ def wait_until(predicate, timeout: float, message: str, interval: float = 0.3):
             return value
         time.sleep(interval)
     raise AssertionError(f"{message} (after {timeout} s)")
+
+
+def _dispose(app) -> None:
+    from webapp.db import db
+
+    with app.app_context():
+        db.engine.dispose()

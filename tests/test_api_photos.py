@@ -8,6 +8,7 @@ from datetime import datetime
 import pytest
 from PIL import Image, ImageOps
 
+from tests.accounts import token_client
 from tests.images import (
     BLUE,
     MARK,
@@ -249,7 +250,7 @@ def test_path_in_zip_member_name_is_reported_as_rejected(client):
 
 
 def test_file_over_max_upload_bytes_is_413(make_app, instance_path):
-    client = make_app(MAX_UPLOAD_BYTES=20_000).test_client()
+    client = token_client(make_app(MAX_UPLOAD_BYTES=20_000))
     big = noisy_jpeg(400, 300, exif_orientation=None)
     assert len(big) > 20_000
     response = upload(client, (big, "big.jpg"))
@@ -258,7 +259,7 @@ def test_file_over_max_upload_bytes_is_413(make_app, instance_path):
 
 
 def test_too_large_among_several_is_rejected_others_stored(make_app):
-    client = make_app(MAX_UPLOAD_BYTES=20_000).test_client()
+    client = token_client(make_app(MAX_UPLOAD_BYTES=20_000))
     big = noisy_jpeg(400, 300, exif_orientation=None)
     results = results_of(client, (big, "big.jpg"), (phone_jpeg(64, 48), "small.jpg"))
     assert [r["status"] for r in results] == ["rejected", "stored"]
@@ -267,7 +268,7 @@ def test_too_large_among_several_is_rejected_others_stored(make_app):
 
 def test_too_large_message_says_the_file_is_over_the_limit(make_app):
     # a file one byte over a 1 MB limit must not read "the file is 1 MB; the limit is 1 MB"
-    client = make_app(MAX_UPLOAD_BYTES=1_000_000).test_client()
+    client = token_client(make_app(MAX_UPLOAD_BYTES=1_000_000))
     body = b"\xff\xd8\xff" + b"\0" * 1_000_000
     error = assert_json_error(upload(client, (body, "big.jpg")), 413)
     size, limit = (float(n) for n in re.findall(r"(\d+(?:\.\d+)?) ?MB", error)[:2])
@@ -277,7 +278,7 @@ def test_too_large_message_says_the_file_is_over_the_limit(make_app):
 # Werkzeug stops parsing mid-upload and leaves its spooled temporary file for the garbage collector.
 @pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
 def test_request_over_max_content_length_is_413_json(make_app):
-    client = make_app(MAX_ZIP_BYTES=10_000).test_client()
+    client = token_client(make_app(MAX_ZIP_BYTES=10_000))
     response = upload(client, (noisy_jpeg(400, 300, exif_orientation=None), "big.jpg"))
     assert_json_error(response, 413)
 
@@ -392,7 +393,7 @@ def test_zip_folder_matching_a_class_in_other_case_uses_that_class(client):
 
 
 def test_zip_member_over_the_photo_limit_is_rejected(make_app, instance_path):
-    client = make_app(MAX_UPLOAD_BYTES=20_000).test_client()
+    client = token_client(make_app(MAX_UPLOAD_BYTES=20_000))
     archive = _zip(
         {"beer/huge.jpg": b"\xff\xd8\xff" + bytes(100_000), "beer/ok.jpg": class_photo(0, 1, (48, 36))}
     )

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import inspect, text
 
+from tests.accounts import token_client
 from tests.images import phone_jpeg
 from webapp import create_app
 from webapp.config import REPO_ROOT
@@ -64,7 +65,7 @@ def make_app(instance_path):
 
 
 def class_names(app) -> list[str]:
-    return [c["name"] for c in app.test_client().get("/api/v1/classes").get_json()]
+    return [c["name"] for c in token_client(app).get("/api/v1/classes").get_json()]
 
 
 # ---------------------------------------------------------------- configuration order
@@ -164,13 +165,13 @@ def test_explicit_secret_key_wins(make_app):
 
 def test_default_classes_on_first_start(make_app):
     app = make_app()
-    body = app.test_client().get("/api/v1/classes").get_json()
+    body = token_client(app).get("/api/v1/classes").get_json()
     assert [(c["name"], c["key"]) for c in body] == [("beer", 1), ("wings", 2)]
 
 
 def test_deleted_default_classes_are_not_recreated(make_app):
     app = make_app()
-    client = app.test_client()
+    client = token_client(app)
     for cls in client.get("/api/v1/classes").get_json():
         assert client.delete(f"/api/v1/classes/{cls['id']}").status_code == 200
     assert class_names(app) == []
@@ -187,12 +188,12 @@ def test_configured_classes_on_first_start_only(make_app, monkeypatch):
 
 def test_restart_keeps_data(make_app):
     app = make_app()
-    app.test_client().post(
+    token_client(app).post(
         "/api/v1/photos",
         data={"files": [(io.BytesIO(phone_jpeg()), "a.jpg")]},
         content_type="multipart/form-data",
     )
-    assert make_app().test_client().get("/api/v1/photos").get_json()["total"] == 1
+    assert token_client(make_app()).get("/api/v1/photos").get_json()["total"] == 1
 
 
 # ---------------------------------------------------------------- database
@@ -285,10 +286,11 @@ def test_web_side_never_imports_tensorflow(instance_path):
 import io, json, sys
 sys.path.insert(0, {str(REPO_ROOT)!r})
 from tests.images import phone_jpeg
+from tests.accounts import token_client
 from webapp import create_app
 app = create_app({{"TESTING": True, "INSTANCE_PATH": {str(instance_path)!r}, "BACKBONE_WEIGHTS": "none",
                   "IMAGE_SIZE": 32, "WTF_CSRF_ENABLED": False, "SECRET_KEY": "x"}})
-c = app.test_client()
+c = token_client(app)
 c.post("/api/v1/photos", data={{"files": [(io.BytesIO(phone_jpeg()), "a.jpg")]}})
 for url in ("/", "/api/v1/photos", "/api/v1/runs", "/api/v1/dataset", "/healthz"):
     c.get(url)

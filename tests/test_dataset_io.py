@@ -7,6 +7,7 @@ import zipfile
 
 import pytest
 
+from tests.accounts import token_client
 from tests.images import class_photo, text_file
 from webapp import create_app
 from webapp.services.dataset_io import Entry, import_path, plan_entries
@@ -279,7 +280,7 @@ def _download_export(client) -> bytes:
 def test_export_then_import_keeps_labels_and_splits(client, other_app):
     labeled_store(client)
     data = _download_export(client)
-    other = other_app.test_client()
+    other = token_client(other_app)
     response = other.post(
         "/api/v1/photos",
         data={"files": [(io.BytesIO(data), "dataset.zip")]},
@@ -296,7 +297,7 @@ def test_importing_an_export_reports_no_rejects(client, other_app):
     # as a rejected photo.
     labeled_store(client)
     data = _download_export(client)
-    response = other_app.test_client().post(
+    response = token_client(other_app).post(
         "/api/v1/photos", data={"files": [(io.BytesIO(data), "d.zip")]}, content_type="multipart/form-data"
     )
     rejected = [r["filename"] for r in response.get_json()["results"] if r["status"] == "rejected"]

@@ -7,6 +7,7 @@ import uuid
 import pytest
 from sqlalchemy import create_engine, text
 
+from tests.accounts import token_client
 from tests.live import LiveApp, app_env
 from tests.test_worker import upload_labeled, wait_run
 
@@ -66,7 +67,7 @@ def test_app_runs_on_postgresql(pg_url, tmp_path):
             "IMAGE_SIZE": 32,
         }
     )
-    client = app.test_client()
+    client = token_client(app)
     names = sorted(c["name"] for c in client.get("/api/v1/classes").get_json())
     assert names == ["beer", "wings"]
     assert client.post("/api/v1/classes", json={"name": "pizza"}).status_code == 201

@@ -5,6 +5,7 @@ import re
 
 import pytest
 
+from tests.accounts import session_client
 from tests.images import phone_jpeg
 
 PAGES = ["/", "/label", "/photos", "/classes", "/train", "/gallery"]
@@ -15,6 +16,12 @@ META_RE = re.compile(r'<meta\s+name="csrf-token"\s+content="([^"]+)"')
 def app_config(app_config):
     """The shared test config with CSRF checks turned on."""
     return {**app_config, "WTF_CSRF_ENABLED": True}
+
+
+@pytest.fixture
+def client(app):
+    """A client signed in with a session cookie, as a browser is: CSRF applies to it (tokens skip it)."""
+    return session_client(app)
 
 
 def assert_json_error(response, status: int) -> str:
@@ -81,7 +88,7 @@ def test_wrong_token_is_refused(client):
 
 
 def test_token_from_another_session_is_refused(app, client):
-    other = app.test_client()
+    other = session_client(app)
     token = api_token(other)
     assert_json_error(
         client.post("/api/v1/classes", json={"name": "pizza"}, headers={"X-CSRFToken": token}), 400

@@ -143,11 +143,12 @@ def test_the_web_process_never_imports_tensorflow(tmp_path):
     script = textwrap.dedent("""
         import io
         import sys
+        from tests.accounts import token_client
         from tests.images import class_photo
         from webapp import create_app
         app = create_app({"INSTANCE_PATH": sys.argv[1], "WTF_CSRF_ENABLED": False, "BACKBONE_WEIGHTS": "none",
                           "IMAGE_SIZE": 32, "PREDICT_TIMEOUT": 1})
-        c = app.test_client()
+        c = token_client(app)
         for i in range(4):
             for k, name in enumerate(["beer", "wings"]):
                 data = {"files": (io.BytesIO(class_photo(k, i)), "a.jpg"), "label": name}

@@ -46,13 +46,16 @@ def serve(args: argparse.Namespace) -> int:
     """Run waitress in this process and a worker in a child process; stop both on Ctrl-C or SIGTERM."""
     from waitress import create_server
 
+    from webapp.web.announce import start_lines
+
+    # Where the server listens decides which Host headers it answers and the address a phone gets.
+    os.environ["WEBAPP_LISTEN_HOST"], os.environ["WEBAPP_LISTEN_PORT"] = args.host, str(args.port)
     app = create_app()  # creates the instance folder and migrates the database before the worker starts
     worker = None if args.no_worker else _start_worker(args.workers)
     server = create_server(app, host=args.host, port=args.port, threads=8)
+    app.config["LISTEN_PORT"] = server.effective_port
     signal.signal(signal.SIGTERM, _raise_interrupt)
-    print(
-        f"Serving on http://{args.host}:{server.effective_port}  (instance: {app.instance_path})", flush=True
-    )
+    print("\n".join(start_lines(app, args.host, server.effective_port)), flush=True)
     try:
         server.run()
     except KeyboardInterrupt:

@@ -22,6 +22,16 @@ DEFAULTS = {
     "SQLALCHEMY_ENGINE_OPTIONS": {},
     "WTF_CSRF_TIME_LIMIT": None,
     "SEND_FILE_MAX_AGE_DEFAULT": 0,
+    # Accounts: sign-in attempts per name and per address, phone pairing links' life, where the server listens
+    # (set by `python -m webapp`; the Host check and the phone's address follow it).
+    "LOGIN_LIMIT": "5 per 15 minutes",
+    "PAIR_MINUTES": 10,
+    "LISTEN_HOST": None,
+    "LISTEN_PORT": None,
+    "TRUSTED_HOSTS": None,  # extra Host names, e.g. WEBAPP_TRUSTED_HOSTS="a.example,b.example"
+    "PROXY_FIX": False,
+    "PERMANENT_SESSION_LIFETIME": 30 * 24 * 3600,
+    "SESSION_COOKIE_SAMESITE": "Lax",
 }
 
 INT_KEYS = (
@@ -32,6 +42,7 @@ INT_KEYS = (
     "PREDICT_TIMEOUT",
     "WORKER_STALE_SECONDS",
     "KEEP_MODEL_RUNS",
+    "PAIR_MINUTES",
 )
 
 
@@ -51,5 +62,6 @@ def normalise(config: dict) -> None:
     """Coerce settings that may arrive as strings from the environment."""
     for key in INT_KEYS:
         config[key] = int(config[key])
+    config["PROXY_FIX"] = str(config["PROXY_FIX"]).lower() in ("1", "true", "yes", "on")
     if config["IMAGE_SIZE"] < 32:
         raise ValueError("WEBAPP_IMAGE_SIZE must be at least 32 (VGG16's smallest input)")

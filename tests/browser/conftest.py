@@ -20,6 +20,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from tests.accounts import ADMIN, PASSWORD
 from tests.live import ROOT, LiveApp, app_env
 
 CHROMIUM = "/usr/bin/chromium"
@@ -124,6 +125,15 @@ class Browse:
     @property
     def url(self) -> str:
         return self.live.url
+
+    def sign_in(self, name: str = ADMIN, password: str = PASSWORD) -> None:
+        """Sign in through the login form, as a person does."""
+        self.page.goto(self.url + "/login")
+        self.page.fill("#login-username", name)
+        self.page.fill("#login-password", password)
+        with self.page.expect_navigation():
+            self.page.click("#login-submit")
+        assert "/login" not in self.page.url, "signing in failed"
 
     def goto(self, path: str):
         """Open a page of the app and wait until its scripts have settled."""
@@ -284,6 +294,8 @@ def browse(request, browser, live, tmp_path, viewport, mobile):
     )
     helper = Browse(page=page, live=live, watch=watch, shots=shots, files=files)
     request.node._browser_watch = watch
+    if "signed_out" not in request.keywords:
+        helper.sign_in()
     yield helper
     if getattr(request.node, "rep_call_failed", False):
         with contextlib.suppress(Exception):  # a last screenshot is best effort

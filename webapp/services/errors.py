@@ -40,3 +40,7 @@ class Failed(ServiceError):
 
 class StorageFull(ServiceError):
     """The disk holding the instance folder is full."""
+
+
+class Forbidden(ServiceError):
+    """The signed-in user's role does not allow this."""

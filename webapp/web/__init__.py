@@ -15,15 +15,40 @@ SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
 
 def init_app(app: Flask) -> None:
     """Register every blueprint, the security layer and the error handlers."""
-    from webapp.web import api_classes, api_photos, api_runs, errors, health, media, pages, security
+    from webapp.web import (
+        api_accounts,
+        api_classes,
+        api_photos,
+        api_runs,
+        auth,
+        auth_pages,
+        errors,
+        health,
+        media,
+        pages,
+        security,
+    )
 
     app.url_map.converters["id"] = IdConverter
+    _set_up_proxy_and_hosts(app)
     security.init_app(app)
+    auth.init_app(app)
     errors.init_app(app)
-    for module in (pages, api_classes, api_photos, api_runs, media, health):
+    for module in (pages, auth_pages, api_classes, api_photos, api_runs, api_accounts, media, health):
         app.register_blueprint(module.bp)
     app.before_request(_readers_take_no_lock)
     app.teardown_request(_end_reading)
+
+
+def _set_up_proxy_and_hosts(app: Flask) -> None:
+    from werkzeug.middleware.proxy_fix import ProxyFix
+
+    from webapp.web.hosts import trusted_hosts
+
+    if app.config["PROXY_FIX"]:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1, x_port=1, x_prefix=1)
+    # Any other Host header gets 400: a page on another site cannot reach the app by DNS rebinding.
+    app.config["TRUSTED_HOSTS"] = trusted_hosts(app.config["LISTEN_HOST"] or "", app.config["TRUSTED_HOSTS"])
 
 
 class IdConverter(IntegerConverter):

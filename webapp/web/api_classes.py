@@ -4,6 +4,7 @@ from flask import Blueprint, jsonify, request
 
 from webapp.services import classes as class_service
 from webapp.services.dataset import dataset_summary
+from webapp.web.auth import admin_only
 from webapp.web.requests import field, json_body
 
 bp = Blueprint("api_classes", __name__, url_prefix="/api/v1")
@@ -37,6 +38,7 @@ def update_class(class_id: int):
 
 
 @bp.delete("/classes/<id:class_id>")
+@admin_only("delete a class")
 def delete_class(class_id: int):
     """Delete a class (with ?force=1 when it still labels photos; they become unlabeled)."""
     unlabeled = class_service.delete_class(class_id, force=request.args.get("force") in ("1", "true"))

@@ -6,6 +6,7 @@ from webapp.services import photos as photo_service
 from webapp.services.errors import InvalidInput
 from webapp.services.ingest import ingest_uploads
 from webapp.services.photo_queries import PhotoFilter, list_ids, list_page, page_args, predictions_for
+from webapp.web.auth import admin_only
 from webapp.web.present import ingest_json, photo_json, photo_page_json
 from webapp.web.requests import check_text, field, json_body
 
@@ -82,6 +83,7 @@ def bulk():
 
 
 @bp.post("/trash/empty")
+@admin_only("empty the trash")
 def empty_trash():
     """Delete every photo in the trash for good."""
     return jsonify({"removed": photo_service.empty_trash()})

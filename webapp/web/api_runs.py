@@ -5,6 +5,7 @@ from flask import Blueprint, current_app, jsonify, request
 from webapp.services import runs as run_service
 from webapp.services.errors import InvalidInput
 from webapp.services.predictions import list_predictions, predict_upload
+from webapp.web.auth import admin_only
 from webapp.web.present import prediction_page_json, run_json
 from webapp.web.requests import field, json_body
 
@@ -19,6 +20,7 @@ PIN_FIELDS = {"pinned": field("boolean")}
 
 
 @bp.post("/runs")
+@admin_only("start training")
 def start_run():
     """Start training (202), or 409 with the run already in progress."""
     run = run_service.start_run(json_body(RUN_FIELDS, required=False))
@@ -39,12 +41,14 @@ def get_run(run_id: int):
 
 
 @bp.post("/runs/<id:run_id>/cancel")
+@admin_only("cancel a run")
 def cancel_run(run_id: int):
     """Cancel a queued run, or stop a running one at its next batch."""
     return jsonify(run_json(run_service.cancel_run(run_id)))
 
 
 @bp.post("/runs/<id:run_id>/pin")
+@admin_only("choose the active model")
 def pin_run(run_id: int):
     """Pin (or unpin with {"pinned": false}) a run as the active model."""
     body = json_body(PIN_FIELDS, required=False)
@@ -52,6 +56,7 @@ def pin_run(run_id: int):
 
 
 @bp.delete("/runs/<id:run_id>/files")
+@admin_only("delete a run's files")
 def delete_run_files(run_id: int):
     """Delete a run's model files (its metrics stay)."""
     return jsonify(run_json(run_service.delete_run_files(run_id)))

@@ -3,7 +3,8 @@
 import errno
 import logging
 
-from flask import Flask, jsonify, render_template, request
+from flask import Flask, Response, jsonify, render_template, request
+from flask.globals import request_ctx
 from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
@@ -16,6 +17,7 @@ from webapp.web.present import extra_json
 log = logging.getLogger(__name__)
 STATUS = {
     errors.InvalidInput: 400,
+    errors.Forbidden: 403,
     errors.NotFound: 404,
     errors.Conflict: 409,
     errors.TooLarge: 413,
@@ -50,6 +52,8 @@ def error_response(message: str, status: int, retry_after: int | None = None, **
     """An error as JSON for the API, or as a page for the browser (that page reads no database)."""
     if wants_json():
         response = jsonify({"error": message, **extra})
+    elif request_ctx.url_adapter is None:  # an untrusted Host: no URL can be built for a page
+        response = Response(message, mimetype="text/plain")
     else:
         response = render_template("error.html", code=status, message=message)
     response = (

@@ -6,6 +6,7 @@ from webapp.services import classes as class_service
 from webapp.services.dataset_io import export_zip_file
 from webapp.services.run_files import run_file as find_run_file
 from webapp.services.runs import get_run
+from webapp.web.auth import admin_only
 
 bp = Blueprint("pages", __name__)
 
@@ -67,6 +68,13 @@ def run(run_id: int):
 def gallery():
     """Every photo with a run's prediction."""
     return render_page("gallery.html", run_id=request.args.get("run", type=int))
+
+
+@bp.get("/settings")
+@admin_only("see the settings")
+def settings():
+    """Users and API tokens (admins only)."""
+    return render_page("settings.html")
 
 
 @bp.get("/runs/<id:run_id>/download/<name>")
