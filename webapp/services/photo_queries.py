@@ -11,6 +11,8 @@ from webapp.services.errors import InvalidInput
 from webapp.services.photos import MAX_PER_PAGE
 
 ORDERS = ("newest", "oldest", "uncertain")
+FLAGS = {"": False, "0": False, "false": False, "1": True, "true": True}
+MAX_PAGE = 10**7
 
 
 @dataclass
@@ -29,8 +31,8 @@ class PhotoFilter:
         flt = cls(
             label=args.get("label") or None,
             split=args.get("split") or None,
-            unlabeled=args.get("unlabeled") in ("1", "true"),
-            trash=args.get("trash") in ("1", "true"),
+            unlabeled=flag_arg(args, "unlabeled"),
+            trash=flag_arg(args, "trash"),
             order=args.get("order") or "newest",
         )
         if flt.split is not None and flt.split not in SPLITS:
@@ -42,14 +44,26 @@ class PhotoFilter:
 
 def page_args(args, default_per_page: int = 50) -> tuple[int, int]:
     """page (from 1) and per_page (1..200) from query arguments."""
-    try:
-        page = int(args.get("page", 1))
-        per_page = int(args.get("per_page", default_per_page))
-    except ValueError:
-        raise InvalidInput("page and per_page must be whole numbers") from None
-    if not 1 <= page <= 10**7 or not 1 <= per_page <= MAX_PER_PAGE:
-        raise InvalidInput(f"page must be 1 or more and per_page between 1 and {MAX_PER_PAGE}")
-    return page, per_page
+    return int_arg(args, "page", 1, 1, MAX_PAGE), int_arg(args, "per_page", default_per_page, 1, MAX_PER_PAGE)
+
+
+def flag_arg(args, name: str) -> bool:
+    """A yes/no query argument: 1/true or 0/false (or absent); anything else is refused with its name."""
+    value = args.get(name, "").strip().lower()
+    if value not in FLAGS:
+        raise InvalidInput(f"{name} must be 1 or 0 (true or false), not {args.get(name)!r:.40}")
+    return FLAGS[value]
+
+
+def int_arg(args, name: str, default: int, low: int, high: int) -> int:
+    """A whole-number query argument between low and high, or its default when absent."""
+    raw = args.get(name)
+    if raw is None or raw == "":
+        return default
+    valid = raw.isascii() and raw.isdigit() and len(raw) <= len(str(high))
+    if not valid or not low <= int(raw) <= high:
+        raise InvalidInput(f"{name} must be a whole number from {low:,} to {high:,}, not {raw!r:.40}")
+    return int(raw)
 
 
 def filtered(flt: PhotoFilter) -> Select:
