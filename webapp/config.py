@@ -1,6 +1,8 @@
 """Configuration defaults and the per-instance secret key."""
 
+import os
 import secrets
+import tempfile
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -36,15 +38,31 @@ INT_KEYS = (
 
 
 def load_secret_key(instance_path: Path) -> str:
-    """Return the instance's secret key, generating and keeping it on first start."""
+    """Return the instance's secret key, generating and keeping it on first start.
+
+    The key is written to a private temporary file (mkstemp: 0600 from the moment it exists, a unique name per
+    process) and linked to its final name, which fails if another process got there first; that process's key
+    is then read. So the key is never readable by others, never half written, and one key wins."""
     path = instance_path / "secret_key"
     if not path.exists():
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text(secrets.token_hex(32))
-        tmp.chmod(0o600)
-        if not path.exists():
-            tmp.replace(path)
+        _create_secret_key(path)
+    if path.stat().st_mode & 0o077:  # an older version created it with the umask's permissions
+        path.chmod(0o600)
     return path.read_text().strip()
+
+
+def _create_secret_key(path: Path) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".secret_key-")
+    try:
+        with os.fdopen(fd, "w") as handle:
+            handle.write(secrets.token_hex(32))
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.link(tmp, path)  # atomic, and unlike rename it never replaces a key another process linked
+    except FileExistsError:
+        pass
+    finally:
+        os.unlink(tmp)
 
 
 def normalise(config: dict) -> None:
