@@ -175,6 +175,25 @@ def test_media_carries_the_headers_too(client):
     assert "Content-Security-Policy" in response.headers
 
 
+@pytest.mark.parametrize("suffix", ["%0A", "%0D%0A", "%00", "%20", "/", "x"])
+@pytest.mark.parametrize("kind", ["thumbs", "display"])
+def test_media_names_must_be_exactly_a_sha(client, kind, suffix):
+    # "$" in a regex also matches before a trailing newline: <sha>%0A once reached the file system (500).
+    token = api_token(client)
+    form = {"files": [(io.BytesIO(phone_jpeg()), "a.jpg")]}
+    upload = client.post(
+        "/api/v1/photos", data=form, content_type="multipart/form-data", headers={"X-CSRFToken": token}
+    )
+    sha = upload.get_json()["results"][0]["photo"]["sha256"]
+    good = client.get(f"/media/{kind}/{sha}.jpg")
+    good.close()
+    assert good.status_code == 200
+    for name in (f"{sha}{suffix}", f"{sha.upper()}", f"{sha[:-1]}{suffix}"):
+        response = client.get(f"/media/{kind}/{name}.jpg", headers={"Accept": "application/json"})
+        response.close()
+        assert response.status_code == 404, name
+
+
 @pytest.mark.parametrize("url", PAGES)
 def test_pages_have_no_inline_code(client, url):
     # the strict CSP blocks inline scripts, event handlers and style attributes: a page using them is broken
