@@ -300,6 +300,12 @@ def test_unstorable_class_names_on_postgresql(pg_client, text):
     assert pg_client.get("/api/v1/classes").get_json() == before
 
 
+@pytest.mark.parametrize("name", ["label", "true_label", "sort", "split"])
+def test_nul_in_prediction_filters_on_postgresql(pg_client, name):
+    run_id = insert_run(pg_client.application)
+    assert_refused(pg_client.get(f"/api/v1/runs/{run_id}/predictions?{name}=be%00er"), name)
+
+
 def test_nul_in_an_upload_label_on_postgresql(pg_client, tmp_path):
     from tests.images import phone_jpeg
 

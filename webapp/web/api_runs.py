@@ -6,7 +6,7 @@ from webapp.services import runs as run_service
 from webapp.services.errors import InvalidInput
 from webapp.services.predictions import list_predictions, predict_upload
 from webapp.web.present import prediction_page_json, run_json
-from webapp.web.requests import field, json_body, query_flag
+from webapp.web.requests import check_query_text, field, json_body, query_flag
 
 bp = Blueprint("api_runs", __name__, url_prefix="/api/v1")
 RUN_FIELDS = {
@@ -60,6 +60,7 @@ def delete_run_files(run_id: int):
 @bp.get("/runs/<id:run_id>/predictions")
 def predictions(run_id: int):
     """A run's predictions, filtered and sorted."""
+    check_query_text()
     for flag in ("wrong", "unlabeled"):
         query_flag(flag)  # garbage is refused with the flag's name, not read as "no"
     return jsonify(prediction_page_json(list_predictions(run_service.get_run(run_id), request.args)))

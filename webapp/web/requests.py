@@ -54,6 +54,12 @@ def json_body(spec: dict[str, Field], required: bool = True) -> dict[str, Any]:
     return body
 
 
+def check_query_text() -> None:
+    """Refuse query arguments a database cannot compare with (NUL: PostgreSQL refuses the statement)."""
+    for name, value in request.args.items(multi=True):
+        check_text(name[:40], value)
+
+
 def query_flag(name: str) -> bool:
     """A yes/no query parameter (1, true, 0, false or absent); anything else is refused with its name."""
     return flag_arg(request.args, name)
