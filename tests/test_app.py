@@ -7,6 +7,7 @@ import re
 import sqlite3
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -202,6 +203,7 @@ def make_keys(folder: Path, processes: int) -> list[dict]:
     try:
         while len(list(folder.parent.glob("go.ready*"))) < processes:
             assert all(p.poll() is None for p in procs), "a key process died before the start"
+            time.sleep(0.01)
         go.touch()
         outputs = [p.communicate(timeout=60)[0] for p in procs]
     finally:
