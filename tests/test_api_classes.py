@@ -375,6 +375,16 @@ def test_rename_of_a_run_without_files_and_of_an_untrained_class(app, client):
     assert not folder.exists() or not any(folder.iterdir())
 
 
+def test_a_damaged_model_info_does_not_block_a_rename(app, client):
+    run_id, folder, _photos = run_with_predictions(app, client)
+    (folder / "model_info.json").write_text("{ damaged")
+    beer = classes(client)["beer"]
+    assert client.patch(f"/api/v1/classes/{beer['id']}", json={"name": "lager"}).status_code == 200
+    assert client.get(f"/api/v1/runs/{run_id}").get_json()["metrics"]["labels"] == ["lager", "wings"]
+    assert json.loads((folder / "labels.json").read_text()) == ["lager", "wings"]
+    assert (folder / "model_info.json").read_text() == "{ damaged"
+
+
 def test_a_refused_rename_changes_no_run(app, client):
     run_id, folder, _photos = run_with_predictions(app, client)
     before = (client.get(f"/api/v1/runs/{run_id}").get_json(), (folder / "model_info.json").read_bytes())

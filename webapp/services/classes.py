@@ -125,7 +125,7 @@ def update_class(class_id: int, changes: dict) -> LabelClass:
     try:
         if "name" in changes:
             new_name = clean_name(changes["name"], exclude_id=cls.id)
-            files = _rename_in_runs(cls.name, new_name)
+            _rename_in_runs(cls.name, new_name, files)
             cls.name = new_name
         if "color" in changes:
             cls.color = _clean_color(changes["color"])
@@ -139,23 +139,21 @@ def update_class(class_id: int, changes: dict) -> LabelClass:
     return cls
 
 
-def _rename_in_runs(old: str, new: str) -> list[tuple[Path, Path]]:
+def _rename_in_runs(old: str, new: str, files: list[tuple[Path, Path]]) -> None:
     """Carry a rename into every run that knows the class: its predictions (so old guesses are not counted
     wrong), dataset and metrics (so the confusion matrix links open the right gallery), labels.json and
-    model_info.json. Returns the rewritten files as (temporary, final) pairs, put in place after the commit.
+    model_info.json. The rewritten files go into `files` as (temporary, final), put in place after the commit.
     """
     if old == new:
-        return []
+        return
     db.session.execute(update(Prediction).where(Prediction.label == old).values(label=new))
-    files: list[tuple[Path, Path]] = []
     runs = db.session.scalars(select(TrainingRun).order_by(TrainingRun.id).with_for_update())
     for run in [r for r in runs if old in ((r.dataset or {}).get("labels") or [])]:
         mapping = {old: new}
         run.dataset = _renamed(run.dataset, mapping)
         run.metrics = _renamed(run.metrics, mapping)
         _rename_probabilities(run.id, mapping)
-        files += _rewrite_label_files(run)
-    return files
+        _rewrite_label_files(run, files)
 
 
 def _renamed(data: dict | None, mapping: dict[str, str]) -> dict | None:
@@ -187,20 +185,24 @@ def _rename_probabilities(run_id: int, mapping: dict[str, str]) -> None:
         db.session.execute(update(Prediction), changes)
 
 
-def _rewrite_label_files(run: TrainingRun) -> list[tuple[Path, Path]]:
+def _rewrite_label_files(run: TrainingRun, files: list[tuple[Path, Path]]) -> None:
     """New labels.json and model_info.json of a run under temporary names; the names come from the run's
     (renamed) dataset, by position, so a file is right whatever an earlier rename left in it."""
     artifacts, labels = run.artifacts or {}, list(run.dataset["labels"])
-    folder, files = instance_path() / "models" / str(run.id), []
+    folder = instance_path() / "models" / str(run.id)
     if artifacts.get("labels") and (folder / artifacts["labels"]).is_file():
         files.append(_prepare(folder / artifacts["labels"], labels))
     info_path = folder / artifacts["info"] if artifacts.get("info") else None
-    if info_path is not None and info_path.is_file():
+    if info_path is None or not info_path.is_file():
+        return
+    try:
         info = json.loads(info_path.read_text(encoding="utf-8"))
-        mapping = dict(zip(info.get("labels") or [], labels, strict=False))
-        info = {**_renamed(info, mapping), "metrics": _renamed(info.get("metrics"), mapping)}
-        files.append(_prepare(info_path, info))
-    return files
+    except ValueError:  # a damaged file must not block renaming a class: it is left as it is
+        log.warning("run %s: %s is not valid JSON; its labels were not renamed", run.id, info_path.name)
+        return
+    mapping = dict(zip(info.get("labels") or [], labels, strict=False))
+    info = {**_renamed(info, mapping), "metrics": _renamed(info.get("metrics"), mapping)}
+    files.append(_prepare(info_path, info))
 
 
 def _prepare(path: Path, data) -> tuple[Path, Path]:
