@@ -10,6 +10,7 @@ from PIL import Image
 
 from tests import disk as disk_module
 from tests.images import noisy_jpeg, phone_jpeg
+from tests.multipart import post_files
 from tests.test_dataset_io import (
     ARTICLE_LAYOUT,
     all_photos,
@@ -25,8 +26,7 @@ GPS_IFD = 0x8825
 
 
 def upload(client, *files, **form):
-    data = {"files": [(io.BytesIO(body), name) for body, name in files], **form}
-    return client.post("/api/v1/photos", data=data, content_type="multipart/form-data")
+    return post_files(client, "/api/v1/photos", list(files), **form)
 
 
 def labeled_store(client) -> dict[str, bytes]:
