@@ -7,6 +7,7 @@ from webapp.services import store_settings
 from webapp.services.exports import CLEAN, ORIGINALS, check_kind, export_rows, stream_zip
 from webapp.services.run_files import run_file as find_run_file
 from webapp.services.runs import get_run
+from webapp.services.zips import ZipLimits
 
 bp = Blueprint("pages", __name__)
 
@@ -30,7 +31,7 @@ def render_page(template: str, **context):
 @bp.get("/")
 def upload():
     """Upload photos (drop zone, file picker, zip)."""
-    return render_page("upload.html")
+    return render_page("upload.html", zip_limits=ZipLimits.from_config(current_app.config))
 
 
 @bp.get("/label")
