@@ -180,6 +180,7 @@ def _central_entry(archive: bytes, name: str) -> int:
 def test_the_probes_zip_bomb_is_refused_from_its_directory(client, instance_path):
     # issue 8 defect 14: 100 members of 50 MiB of zeros in 5 MB held a request thread for over 2 minutes
     response = upload(client, (bomb(100, 50 * MIB), "bomb.zip"))
+    assert response.status_code == 413
     (result,) = response.get_json()["results"]
     assert result["status"] == "rejected"
     assert result["error"] == "The zip would unpack to 5,000 MiB; the limit is 4,096 MiB per zip"

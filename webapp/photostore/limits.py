@@ -1,7 +1,5 @@
 """Plain words for a value over its limit: the same unit on both sides, never "over" reading as "equal"."""
 
-import math
-
 MIB = 2**20
 
 
@@ -23,12 +21,6 @@ def number(value: float, decimals: int = 1) -> str:
     """A number with thousands separators and no trailing zeros (1,234.5; 50)."""
     text = f"{value:,.{decimals}f}"
     return text.rstrip("0").rstrip(".") if "." in text else text
-
-
-def mebibytes(n: int, round_up: bool = True) -> str:
-    """Bytes as MiB to a tenth: sizes round up and limits down, so "over" never reads as "equal"."""
-    tenths = n / MIB * 10
-    return number((math.ceil(tenths) if round_up else math.floor(tenths)) / 10, 1)
 
 
 def too_large_message(size: int, limit: int) -> str:

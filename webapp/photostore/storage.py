@@ -26,7 +26,7 @@ from PIL import Image
 
 from webapp.photostore import imaging
 from webapp.photostore.imaging import RejectedPhoto
-from webapp.photostore.limits import mebibytes, too_large_message
+from webapp.photostore.limits import too_large_message
 
 EXTENSIONS = {"JPEG": "jpg", "PNG": "png", "WEBP": "webp", "HEIF": "heic", "GIF": "gif"}
 _SHA = re.compile(r"[0-9a-f]{64}")
@@ -41,7 +41,6 @@ __all__ = [
     "display_path",
     "inspect_photo",
     "load_model_input",
-    "mebibytes",
     "model_input_from_bytes",
     "model_input_path",
     "original_path",

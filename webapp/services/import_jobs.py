@@ -22,8 +22,9 @@ from webapp.db import db
 from webapp.db.models import ImportJob, utcnow
 from webapp.services import instance_path
 from webapp.services.errors import NotFound
+from webapp.services.failures import ERROR, TOO_LARGE, failure_kind
 from webapp.services.imports import ingest_archive
-from webapp.services.ingest import ERROR, IngestResult, display_name, failed, failure_kind, rejected
+from webapp.services.ingest import IngestResult, display_name, failed, rejected
 from webapp.services.zips import ZipLimits, ZipRefused, open_checked
 
 log = logging.getLogger(__name__)
@@ -44,7 +45,7 @@ def ingest_or_queue_zip(upload, label: str | None) -> tuple[list[IngestResult], 
     try:
         archive, members = open_checked(upload.stream, limits)
     except ZipRefused as exc:
-        return [rejected(name, exc.message)], None
+        return [rejected(name, exc.message, TOO_LARGE if exc.limit else None)], None
     with archive:
         if limits.is_small(members):
             return ingest_archive(archive, members, label, limits), None
@@ -164,7 +165,7 @@ def _import_saved(import_id: int, path: Path, name: str, label: str | None) -> l
         try:
             archive, members = open_checked(handle, limits)
         except ZipRefused as exc:
-            return [rejected(name, exc.message)]
+            return [rejected(name, exc.message, TOO_LARGE if exc.limit else None)]
         with archive:
             return ingest_archive(archive, members, label, limits, progress)
 

@@ -14,9 +14,8 @@ from flask import current_app
 from webapp.db.models import SPLITS
 from webapp.services import store_settings
 from webapp.services.errors import ServiceError
+from webapp.services.failures import BUSY, TOO_LARGE
 from webapp.services.ingest import (
-    BUSY,
-    TOO_LARGE,
     IngestResult,
     display_name,
     failed,
@@ -117,7 +116,7 @@ def ingest_zip(stream, label: str | None = None, name: str = "archive.zip") -> l
     try:
         archive, members = open_checked(stream, limits)
     except ZipRefused as exc:
-        return [rejected(display_name(name), exc.message)]
+        return [rejected(display_name(name), exc.message, TOO_LARGE if exc.limit else None)]
     with archive:
         return ingest_archive(archive, members, label, limits)
 

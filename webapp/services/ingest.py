@@ -6,7 +6,6 @@ held), then its row is inserted, the files are renamed into place and the row co
 told for that file alone: files stored before it stay stored, and the reply says which ones they are.
 """
 
-import errno
 import logging
 import os
 import re
@@ -16,7 +15,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 from sqlalchemy import select
-from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.exc import IntegrityError
 
 from webapp.db import db
 from webapp.db.models import SPLITS, LabelClass, Photo, class_by_name
@@ -26,21 +25,11 @@ from webapp.photostore.imaging import RejectedPhoto
 from webapp.photostore.limits import MIB, over_limit
 from webapp.services import store_settings
 from webapp.services.errors import ServiceError
+from webapp.services.failures import BUSY, DISK_FULL, ERROR, TOO_LARGE, failure_kind, failure_words
 from webapp.services.photos import set_label
 
 log = logging.getLogger(__name__)
 
-# Why a file was not stored when the cause is a limit or the server, not the file itself.
-TOO_LARGE, BUSY, DISK_FULL, ERROR = "too_large", "busy", "disk_full", "error"
-FAILURE_WORDS = {
-    BUSY: "The database is busy; this file was not stored. Try again in a moment",
-    DISK_FULL: "The disk is full; this file was not stored. Free some space and try again",
-    ERROR: "The server could not store this file; the details are in its log",
-}
-NOT_TRIED = " (not tried: an earlier file found the database busy)"
-# What SQLite and PostgreSQL say when a lock could not be had in time, or the disk is full.
-LOCK_TIMEOUT_WORDS = ("database is locked", "lock timeout", "could not obtain lock", "deadlock detected")
-DISK_FULL_WORDS = ("database or disk is full", "no space left on device", "could not extend file")
 # Control and invisible formatting characters (bidi overrides make "gpj.exe" read as "exe.jpg").
 _UNSHOWABLE = re.compile(r"[\x00-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]")
 
@@ -88,7 +77,7 @@ def rejected(filename: str, error: str, failure: str | None = None) -> IngestRes
 
 def failed(filename: str, failure: str, not_tried: bool = False) -> IngestResult:
     """A file the server could not store (busy, disk full, an error), in plain words."""
-    return rejected(filename, FAILURE_WORDS[failure] + (NOT_TRIED if not_tried else ""), failure)
+    return rejected(filename, failure_words(failure, not_tried), failure)
 
 
 def showable(text: str | None) -> str:
@@ -262,23 +251,6 @@ def read_phase() -> Iterator[None]:
             yield
     finally:
         db.session.rollback()
-
-
-def failure_kind(exc: BaseException) -> str:
-    """BUSY, DISK_FULL or ERROR for an exception met while storing a file (unexpected ones are logged)."""
-    if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
-        log.error("disk full while storing a photo: %s", exc)
-        return DISK_FULL
-    if isinstance(exc, DBAPIError):
-        words = str(exc.orig if exc.orig is not None else exc).lower()
-        if any(w in words for w in LOCK_TIMEOUT_WORDS):
-            log.warning("database lock timeout while storing a photo: %s", words)
-            return BUSY
-        if any(w in words for w in DISK_FULL_WORDS):
-            log.error("database disk full while storing a photo: %s", words)
-            return DISK_FULL
-    log.error("could not store a photo", exc_info=exc)
-    return ERROR
 
 
 def request_too_large_message(content_length: int | None = None) -> str:

@@ -11,9 +11,8 @@ from webapp.db import db
 from webapp.db.models import Photo
 from webapp.db.setup import reading
 from webapp.services import store_settings
+from webapp.services.failures import BUSY, TOO_LARGE
 from webapp.services.ingest import (
-    BUSY,
-    TOO_LARGE,
     IngestResult,
     display_name,
     failed,

@@ -29,11 +29,12 @@ READ_ERRORS = (
 
 
 class ZipRefused(Exception):
-    """The archive as a whole is refused (a limit or damage), with the reason in plain words."""
+    """The archive as a whole is refused (a limit, or damage), with the reason in plain words."""
 
-    def __init__(self, message: str):
+    def __init__(self, message: str, limit: bool = True):
         super().__init__(message)
         self.message = message
+        self.limit = limit  # over a limit (as opposed to damaged)
 
 
 @dataclass(frozen=True)
@@ -73,7 +74,7 @@ def open_checked(stream, limits: ZipLimits) -> tuple[zipfile.ZipFile, list[zipfi
     try:
         archive = zipfile.ZipFile(stream)
     except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, ValueError, EOFError):
-        raise ZipRefused("The zip archive is damaged or incomplete") from None
+        raise ZipRefused("The zip archive is damaged or incomplete", limit=False) from None
     members = [i for i in archive.infolist() if not i.is_dir()]
     try:
         _check_archive(members, limits)

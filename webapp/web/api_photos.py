@@ -5,8 +5,8 @@ from flask import Blueprint, jsonify, request
 from webapp.db.setup import reading
 from webapp.services import photos as photo_service
 from webapp.services.errors import InvalidInput
+from webapp.services.failures import BUSY, DISK_FULL, ERROR
 from webapp.services.import_jobs import get_import
-from webapp.services.ingest import BUSY, DISK_FULL, ERROR
 from webapp.services.photo_queries import PhotoFilter, list_ids, list_page, page_args, predictions_for
 from webapp.services.uploads import ingest_upload_batch, photos_of
 from webapp.web.api_imports import import_json
