@@ -31,7 +31,7 @@ def init_app(app: Flask) -> None:
     """Create the app's Huey instance and declare its jobs (bodies are attached by a worker)."""
     huey = make_huey(app.config, Path(app.instance_path))
     app.extensions["huey"] = huey
-    app.extensions.setdefault("webapp_job_bodies", {})  # services may attach theirs before this runs
+    app.extensions["webapp_job_bodies"] = {}
     app.extensions["webapp_jobs"] = {
         name: huey.task(name=name, priority=priority)(_dispatcher(app, name))
         for name, priority in JOBS.items()
@@ -55,7 +55,7 @@ def attach_bodies(app: Flask, bodies: dict[str, Callable]) -> None:
     unknown = set(bodies) - set(JOBS)
     if unknown:
         raise ValueError(f"unknown job(s): {', '.join(sorted(unknown))}")
-    app.extensions.setdefault("webapp_job_bodies", {}).update(bodies)
+    app.extensions["webapp_job_bodies"].update(bodies)
 
 
 def _dispatcher(app: Flask, name: str) -> Callable:
