@@ -11,6 +11,7 @@ import pytest
 from tests.images import class_photo, noisy_jpeg
 from tests.live import LiveApp, app_env, wait_until
 from tests.multipart import post_files
+from tests.test_scale_out import pg_url  # noqa: F401 - a fixture
 from webapp import create_app
 
 MIB = 2**20
@@ -373,3 +374,15 @@ def test_large_zip_is_imported_by_the_worker_process(tmp_path):
         assert live.get("/api/v1/photos").json()["total"] == 5
     finally:
         live.stop()
+
+
+def test_import_job_on_postgresql(pg_url, make_app):  # noqa: F811 - the fixture
+    app = make_app(DATABASE_URL=pg_url, ZIP_SYNC_MEMBERS=1)
+    client = app.test_client()
+    archive = make_zip({"train/pizza/a.jpg": jpeg(1, 2), "beer/b.jpg": jpeg(2), "beer/c\x00.jpg": jpeg(3)})
+    job = upload(client, (archive, "big.zip")).get_json()["import"]
+    run_job(app, job["id"])
+    run_job(app, job["id"])
+    done = client.get(job["url"]).get_json()
+    assert done["status"] == "done" and done["counts"] == {"stored": 3, "duplicate": 0, "rejected": 0}
+    assert "pizza" in class_names(client)
