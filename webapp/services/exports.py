@@ -125,6 +125,7 @@ class _Sink(io.RawIOBase):
         return len(data)
 
     def take(self) -> bytes:
+        """Everything written since the last take."""
         data = b"".join(self._chunks)
         self._chunks.clear()
         return data
