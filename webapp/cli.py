@@ -20,7 +20,7 @@ def init_app(app: Flask) -> None:
 @click.argument("path", type=click.Path(exists=True, path_type=Path))
 def import_command(path: Path) -> None:
     """Import a folder or .zip laid out as train|val|test/<class>/* or <class>/*."""
-    from webapp.services.dataset_io import import_path, summarise
+    from webapp.services.imports import import_path, summarise
 
     results = import_path(path)
     counts = summarise(results)
@@ -35,17 +35,24 @@ def import_command(path: Path) -> None:
 @click.command("export")
 @with_appcontext
 @click.argument("path", type=click.Path(path_type=Path))
-def export_command(path: Path) -> None:
+@click.option(
+    "--originals",
+    is_flag=True,
+    help="export the originals, with their metadata (GPS location included); "
+    "by default clean copies, no metadata (JPEG, up to 1280 px)",
+)
+def export_command(path: Path, originals: bool) -> None:
     """Export the labeled photos to PATH (a .zip, or a folder) with a CSV manifest."""
-    from webapp.services.dataset_io import export_folder, export_zip
+    from webapp.services.exports import CLEAN, KINDS, ORIGINALS, export_folder, export_zip
 
+    kind = ORIGINALS if originals else CLEAN
     if path.suffix.lower() == ".zip":
-        count = export_zip(path)
+        count = export_zip(path, kind)
     else:
         if path.exists() and any(path.iterdir()):
             raise click.ClickException(f"{path} is not empty; choose a new folder")
-        count = export_folder(path)
-    click.echo(f"exported {count} labeled photos to {path}")
+        count = export_folder(path, kind)
+    click.echo(f"exported {count} labeled photos ({KINDS[kind]}) to {path}")
 
 
 @click.command("train")

@@ -138,3 +138,26 @@ class WorkerBeat(db.Model):
     name: Mapped[str] = mapped_column(String(255), primary_key=True)
     started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     beat_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+IMPORT_STATUSES = ("queued", "running", "done", "failed")
+
+
+class ImportJob(db.Model):
+    """A zip imported in the background: its progress, counts and, once done, one result per file."""
+
+    __tablename__ = "import_job"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    status: Mapped[str] = mapped_column(String(12), default="queued", index=True)
+    filename: Mapped[str] = mapped_column(String(255))
+    label: Mapped[str | None] = mapped_column(String(64))
+    path: Mapped[str] = mapped_column(String(64))  # the saved zip's name in instance/imports
+    done: Mapped[int] = mapped_column(Integer, default=0)
+    total: Mapped[int] = mapped_column(Integer, default=0)
+    counts: Mapped[dict[str, int]] = mapped_column(JSON, default=dict)
+    results: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

@@ -21,6 +21,7 @@ JOBS = {
     "train_run": 100,
     "predict_image": 90,
     "export_tflite": 50,
+    "import_zip": 30,
     "predict_run": 20,
     "process_new_photos": 10,
 }

@@ -15,12 +15,22 @@ SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
 
 def init_app(app: Flask) -> None:
     """Register every blueprint, the security layer and the error handlers."""
-    from webapp.web import api_classes, api_photos, api_runs, errors, health, media, pages, security
+    from webapp.web import (
+        api_classes,
+        api_imports,
+        api_photos,
+        api_runs,
+        errors,
+        health,
+        media,
+        pages,
+        security,
+    )
 
     app.url_map.converters["id"] = IdConverter
     security.init_app(app)
     errors.init_app(app)
-    for module in (pages, api_classes, api_photos, api_runs, media, health):
+    for module in (pages, api_classes, api_photos, api_imports, api_runs, media, health):
         app.register_blueprint(module.bp)
     app.before_request(_readers_take_no_lock)
     app.teardown_request(_end_reading)

@@ -1,11 +1,13 @@
 """Server-rendered pages; the JavaScript modules in static/ do the rest through the JSON API."""
 
-from flask import Blueprint, current_app, render_template, request, send_file
+from flask import Blueprint, Response, current_app, render_template, request, send_file
 
 from webapp.services import classes as class_service
-from webapp.services.dataset_io import export_zip_file
+from webapp.services import store_settings
+from webapp.services.exports import CLEAN, ORIGINALS, check_kind, export_rows, stream_zip
 from webapp.services.run_files import run_file as find_run_file
 from webapp.services.runs import get_run
+from webapp.services.zips import ZipLimits
 
 bp = Blueprint("pages", __name__)
 
@@ -29,7 +31,7 @@ def render_page(template: str, **context):
 @bp.get("/")
 def upload():
     """Upload photos (drop zone, file picker, zip)."""
-    return render_page("upload.html")
+    return render_page("upload.html", zip_limits=ZipLimits.from_config(current_app.config))
 
 
 @bp.get("/label")
@@ -83,6 +85,14 @@ def run_file(run_id: int, name: str):
 
 @bp.get("/export.zip")
 def export():
-    """Download the labeled dataset: train|val|test/<class>/ plus manifest.csv."""
-    handle = export_zip_file()
-    return send_file(handle, mimetype="application/zip", as_attachment=True, download_name="dataset.zip")
+    """Download the labeled dataset, train|val|test/<class>/ plus manifest.csv, streamed as it is zipped.
+
+    ?files=clean (the default): clean copies, no metadata; ?files=originals: originals, with their metadata.
+    """
+    kind = check_kind(request.args.get("files", CLEAN))
+    rows = export_rows(kind)  # read now: the stream below touches files only, never the database
+    name = "dataset-originals.zip" if kind == ORIGINALS else "dataset.zip"
+    response = Response(stream_zip(rows, store_settings()), mimetype="application/zip")
+    response.headers["Content-Disposition"] = f'attachment; filename="{name}"'
+    response.headers["Cache-Control"] = "no-store"
+    return response

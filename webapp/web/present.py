@@ -30,14 +30,15 @@ def photo_page_json(page: dict) -> dict:
     return {**page, "photos": [photo_json(photo, pred) for photo, pred in page["photos"]]}
 
 
-def ingest_json(result: IngestResult) -> dict:
-    """One file's upload outcome."""
+def ingest_json(result: IngestResult, photo: Photo | None = None) -> dict:
+    """One file's upload outcome (photo: the stored or duplicated photo, read for the reply)."""
     return {
         "filename": result.filename,
         "status": result.status,
-        "photo": photo_json(result.photo) if result.photo is not None else None,
+        "photo": photo_json(photo) if photo is not None else None,
         "error": result.error,
         "duplicate_of": result.duplicate_of,
+        "retryable": result.retryable,
     }
 
 
