@@ -1,5 +1,6 @@
 """The real queue and worker processes: train, cancel, fail clearly, survive kill -9, one run at a time."""
 
+import io
 import os
 import signal
 import subprocess
@@ -169,3 +170,85 @@ def test_the_web_process_never_imports_tensorflow(tmp_path):
     )
     assert out.returncode == 0, out.stderr[-3000:]
     assert out.stdout.strip().splitlines()[-1] == "NO-TF"
+
+
+# ---------------------------------------------------------------- in this process, as `flask train` runs
+
+
+def label_photos(client, per_class: int = 8) -> None:
+    """Upload per_class labeled photos of beer and wings through the API."""
+    for k, name in enumerate(["beer", "wings"]):
+        for i in range(per_class):
+            data = {"files": (io.BytesIO(class_photo(k, i)), f"{name}{i}.jpg"), "label": name}
+            assert client.post("/api/v1/photos", data=data).status_code == 200
+
+
+def train_here(app, epochs: int = 1) -> dict:
+    """Create a run and train it in this process (the worker's job body, as `flask train` does); the run."""
+    from webapp.services.runs import create_run
+    from webapp.worker.jobs import train_run
+
+    with app.app_context():
+        run_id = create_run({"epochs": epochs, "batch_size": 4}, "none", 32).id
+        train_run(run_id)
+    return app.test_client().get(f"/api/v1/runs/{run_id}").get_json()
+
+
+@pytest.fixture
+def keep_one(app):
+    """The app keeps the model files of the newest run only."""
+    app.config["KEEP_MODEL_RUNS"] = 1
+    return app
+
+
+@pytest.fixture
+def immutable():
+    """chattr +i on paths (root can delete anything else); undone afterwards."""
+    done = []
+
+    def make(path):
+        if subprocess.run(["chattr", "+i", str(path)], capture_output=True).returncode != 0:
+            pytest.skip("chattr +i is not available here")
+        done.append(path)
+
+    yield make
+    for path in done:
+        if path.exists():
+            subprocess.run(["chattr", "-i", str(path)], check=True)
+
+
+def test_an_undeletable_old_model_keeps_its_entry_and_the_new_run_succeeds(
+    keep_one, client, instance_path, immutable, caplog
+):
+    from webapp.worker.model_files import prune_model_files
+
+    label_photos(client)
+    first = train_here(keep_one)
+    assert first["status"] == "succeeded", first["error"]
+    old = instance_path / "models" / str(first["id"])
+    immutable(old)  # the folder can be neither renamed nor emptied
+    second = train_here(keep_one)
+    assert (second["status"], second["error"]) == ("succeeded", None)
+    # The old run's files could not go: they stay listed (not silently leaked) and the log says why.
+    assert client.get(f"/api/v1/runs/{first['id']}").get_json()["has_model_files"] is True
+    assert (old / "model.keras").is_file()
+    assert f"could not prune the model files of run {first['id']}" in caplog.text
+    subprocess.run(["chattr", "-i", str(old)], check=True)
+    with keep_one.app_context():
+        assert prune_model_files(second["id"], 1) == [first["id"]]  # retried: now they go
+    assert not old.exists() and not list((instance_path / "models").glob(".removed-*"))
+    assert client.get(f"/api/v1/runs/{first['id']}").get_json()["has_model_files"] is False
+
+
+def test_a_pruning_failure_is_logged_never_the_runs_error(keep_one, client, monkeypatch, caplog):
+    from webapp.worker import jobs
+
+    def broken_prune(*_args):
+        raise RuntimeError("the database went away while pruning")
+
+    label_photos(client)
+    monkeypatch.setattr(jobs, "prune_model_files", broken_prune)  # the fault, injected where pruning starts
+    run = train_here(keep_one)
+    assert (run["status"], run["error"]) == ("succeeded", None)
+    assert run["active"] is True
+    assert "pruning old model files after run" in caplog.text
