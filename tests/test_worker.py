@@ -3,6 +3,7 @@
 import io
 import os
 import signal
+import socket
 import subprocess
 import sys
 import textwrap
@@ -252,3 +253,111 @@ def test_a_pruning_failure_is_logged_never_the_runs_error(keep_one, client, monk
     assert (run["status"], run["error"]) == ("succeeded", None)
     assert run["active"] is True
     assert "pruning old model files after run" in caplog.text
+
+
+# ---------------------------------------------------------------- no orphan processes
+
+
+def proc_state(pid: int) -> str | None:
+    """R, S, Z... of a process, None when it is gone."""
+    try:
+        with open(f"/proc/{pid}/stat") as handle:
+            return handle.read().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return None
+
+
+def running(pid: int) -> bool:
+    """Whether a process exists and is not a zombie (nobody may reap an orphan in a container)."""
+    return proc_state(pid) not in (None, "Z", "X")
+
+
+def descendants(pid: int) -> list[int]:
+    """Every process below pid, from /proc (children of children too)."""
+    found, todo = [], [pid]
+    while todo:
+        parent = todo.pop()
+        for task in os.listdir(f"/proc/{parent}/task") if os.path.isdir(f"/proc/{parent}/task") else []:
+            try:
+                with open(f"/proc/{parent}/task/{task}/children") as handle:
+                    kids = [int(k) for k in handle.read().split()]
+            except OSError:
+                kids = []
+            found += kids
+            todo += kids
+    return found
+
+
+def processes_of(instance) -> list[int]:
+    """Live processes whose environment names this instance folder (the app's web and worker processes)."""
+    marker = f"WEBAPP_INSTANCE_PATH={instance}\0".encode()
+    pids = []
+    for name in os.listdir("/proc"):
+        try:
+            with open(f"/proc/{name}/environ", "rb") as handle:
+                if marker in handle.read() and running(int(name)):
+                    pids.append(int(name))
+        except (OSError, ValueError):
+            continue
+    return pids
+
+
+def test_kill_9_of_a_worker_takes_its_forked_children_along(live):
+    live.start(with_worker=False)
+    upload_labeled(live, per_class=6)
+    worker = live.start_worker()
+    live.wait_for_worker()
+    run = live.post("/api/v1/runs", json={"epochs": 200, "batch_size": 1}).json()
+    wait_until(
+        lambda: live.get(f"/api/v1/runs/{run['id']}").json()["progress"].get("epoch", 0) >= 1,
+        120,
+        "training did not start",
+    )
+    children = descendants(worker.pid)
+    assert children and all(running(pid) for pid in children)
+    os.kill(worker.pid, signal.SIGKILL)  # the parent only, as `kill -9 <pid>` does
+    worker.wait()
+    try:
+        # Before: the forked worker went on training, then took the next Train; SIGINT and SIGTERM left it.
+        wait_until(lambda: not any(running(pid) for pid in children), 30, "the worker's children outlived it")
+    finally:
+        for pid in children:  # no orphan left behind by a failing run of this test
+            if running(pid):
+                os.kill(pid, signal.SIGKILL)
+    retry = live.post("/api/v1/runs", json={"epochs": 1})
+    assert retry.status_code == 202, retry.text  # Train works at once: the dead run is failed first
+    done = live.get(f"/api/v1/runs/{run['id']}").json()
+    assert done["status"] == "failed" and "worker stopped during epoch" in done["error"]
+
+
+def test_a_port_in_use_stops_the_app_before_it_starts_a_worker(tmp_path):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        with open(tmp_path / "out.log", "wb") as log:  # a file: an orphan holding a pipe would hang us
+            code = subprocess.run(
+                [sys.executable, "-m", "webapp", "--port", str(port)],
+                cwd=ROOT,
+                env=app_env(tmp_path),
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                timeout=120,
+            ).returncode
+        left = processes_of(tmp_path)  # at once: a worker started before the bind would still be here
+    for pid in left:  # no orphan left behind by a failing run of this test
+        os.kill(pid, signal.SIGKILL)
+    out = (tmp_path / "out.log").read_text()
+    assert code != 0
+    assert f"Cannot listen on 127.0.0.1:{port}" in out and "--port" in out
+    assert "Traceback" not in out
+    assert left == []
+
+
+def test_kill_9_of_the_web_process_takes_its_worker_along(live):
+    live.start()
+    live.wait_for_worker()
+    assert len(processes_of(live.instance)) >= 3  # web, worker, its forked worker(s)
+    os.kill(live.web.pid, signal.SIGKILL)
+    live.web.wait()
+    wait_until(lambda: processes_of(live.instance) == [], 60, "the worker outlived the web process")
