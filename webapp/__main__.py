@@ -80,14 +80,20 @@ def serve(args: argparse.Namespace) -> int:
 def check_store_in_background(app) -> threading.Thread:
     """The cheap store check (no hashing) in a thread: one log line, serving starts at once."""
 
+    log = logging.getLogger("webapp.check")
+    log.setLevel(logging.INFO)  # shown even where the root logger is at WARNING (alembic.ini sets that)
+
     def check() -> None:
+        from webapp.db import db
         from webapp.services.check import check_store
 
         with app.app_context():
             try:
-                logging.getLogger("webapp.check").info("%s", check_store().summary())
+                log.info("%s", check_store().summary())
             except Exception:  # a report, never a reason not to serve
-                logging.getLogger("webapp.check").exception("the start-up store check failed")
+                log.exception("the start-up store check failed")
+            finally:
+                db.session.remove()
 
     thread = threading.Thread(target=check, name="store-check", daemon=True)
     thread.start()

@@ -182,10 +182,17 @@ def fail_dead_runs(stale_seconds: int, at_worker_start: bool = False) -> int:
     return len(failed)
 
 
+def where_stopped(progress: dict) -> str:
+    """Where a run was, in words ("epoch 3", "feature computation", "saving"), from its last progress."""
+    stage = progress.get("stage") or "starting"
+    if stage == "training" and progress.get("epoch"):
+        return f"epoch {progress['epoch']}"
+    return {"features": "feature computation", "starting": "start-up"}.get(stage, stage)
+
+
 def _fail_dead(run: TrainingRun) -> bool:
     progress = dict(run.progress or {})
-    epoch = progress.get("epoch") or 0
-    where = f"epoch {epoch}" if epoch else progress.get("stage", "start-up")
+    where = where_stopped(progress)
     beat = run.heartbeat_at
     unchanged = TrainingRun.heartbeat_at.is_(None) if beat is None else TrainingRun.heartbeat_at == beat
     return update_if(

@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from webapp.db import db
 from webapp.db.models import TrainingRun, utcnow
-from webapp.queue.runstate import update_running
+from webapp.queue.runstate import update_running, where_stopped
 
 WRITE_EVERY = 0.5  # seconds between progress writes; the page polls about once a second
 CHECK_CANCEL_EVERY = 0.5
@@ -38,11 +38,7 @@ class RunProgress:
 
     def where(self) -> str:
         """Where the run is, in words ("epoch 3", "feature computation")."""
-        if self.state["stage"] == "training" and self.state["epoch"]:
-            return f"epoch {self.state['epoch']}"
-        return {"features": "feature computation", "starting": "start-up"}.get(
-            self.state["stage"], self.state["stage"]
-        )
+        return where_stopped(self.state)
 
     def stage(self, name: str) -> None:
         """A new stage begins (features, training, evaluating, saving)."""
