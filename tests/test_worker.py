@@ -361,3 +361,18 @@ def test_kill_9_of_the_web_process_takes_its_worker_along(live):
     os.kill(live.web.pid, signal.SIGKILL)
     live.web.wait()
     wait_until(lambda: processes_of(live.instance) == [], 60, "the worker outlived the web process")
+
+
+@pytest.mark.parametrize("how", ["SIGTERM to the worker", "Ctrl-C in its terminal"])
+def test_a_stopped_worker_leaves_no_process_behind(live, how):
+    live.start(with_worker=False)
+    worker = live.start_worker()
+    live.wait_for_worker()
+    children = descendants(worker.pid)
+    assert children
+    if how.startswith("SIGTERM"):
+        os.kill(worker.pid, signal.SIGTERM)
+    else:
+        os.killpg(worker.pid, signal.SIGINT)  # the terminal signals the whole foreground group
+    assert worker.wait(60) == 0
+    wait_until(lambda: not any(running(pid) for pid in children), 30, "a forked worker outlived the stop")
