@@ -610,6 +610,23 @@ def test_empty_trash_removes_rows_and_files(client, instance_path):
     assert photo_count(client, trash=1) == 0 and photo_count(client) == 1
 
 
+def test_empty_trash_removes_the_cached_features_too(client, instance_path):
+    import numpy as np
+
+    from webapp.ml.features import FeatureCache
+
+    keep, gone = store_photos(client, 2)
+    shas = {pid: client.get(f"/api/v1/photos/{pid}").get_json()["sha256"] for pid in (keep, gone)}
+    caches = [FeatureCache(instance_path / "features", key) for key in ("vgg16-a-32px-x", "vgg16-b-64px-y")]
+    for cache in caches:
+        for sha in shas.values():
+            cache.put(sha, np.ones(4))
+    client.delete(f"/api/v1/photos/{gone}")
+    assert client.post("/api/v1/trash/empty").get_json()["removed"] == 1
+    assert [c.has(shas[gone]) for c in caches] == [False, False]
+    assert [c.has(shas[keep]) for c in caches] == [True, True]
+
+
 def test_upload_again_after_empty_trash_stores_again(client, instance_path):
     data = phone_jpeg()
     first = results_of(client, (data, "a.jpg"))[0]["photo"]

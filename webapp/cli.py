@@ -11,7 +11,7 @@ from flask.cli import with_appcontext
 
 def init_app(app: Flask) -> None:
     """Register the commands."""
-    for command in (import_command, export_command, train_command, predict_command):
+    for command in (import_command, export_command, train_command, predict_command, check_command):
         app.cli.add_command(command)
 
 
@@ -104,3 +104,28 @@ def predict_command(paths: tuple[Path, ...], as_csv: bool) -> None:
             click.echo(f"{path}\t{result['label']}\t{result['confidence']:.3f}")
         else:
             click.echo(f"{path}\trejected: {result['error']}")
+
+
+@click.command("check")
+@with_appcontext
+@click.option("--repair", is_flag=True, help="fix what can be fixed: re-derive copies, remove orphans")
+@click.option("--full", is_flag=True, help="also hash every original and open every feature file")
+@click.option(
+    "--grace",
+    type=click.FloatRange(min=0),
+    default=600,
+    show_default=True,
+    help="seconds: newer orphan files are left alone (an upload writes its files before its row)",
+)
+def check_command(repair: bool, full: bool, grace: float) -> None:
+    """Verify the photo store, cached features and model files against the database."""
+    from webapp.services.check import check_store
+
+    report = check_store(full=full, repair=repair, grace_seconds=grace)
+    for problem in report.problems:
+        state = "repaired" if problem.repaired else "left"
+        note = f" ({problem.note})" if problem.note else ""
+        click.echo(f"{state:8}  {problem.kind}: {problem.where}{note}")
+    click.echo(report.summary())
+    if report.unfixed():
+        sys.exit(1)

@@ -1,6 +1,5 @@
 """Training runs: validate a Train request, create exactly one run, cancel, pin, free disk."""
 
-import shutil
 from pathlib import Path
 
 from flask import current_app
@@ -8,11 +7,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from webapp.db import db
-from webapp.db.models import AppSetting, Photo, TrainingRun, active_run, run_in_progress, utcnow
+from webapp.db.models import AppSetting, Photo, TrainingRun, active_run, run_in_progress
 from webapp.params import TrainParams
 from webapp.services import instance_path
 from webapp.services.dataset import imbalance
-from webapp.services.errors import Conflict, InvalidInput, NotFound, Unavailable
+from webapp.services.errors import Conflict, Failed, InvalidInput, NotFound, Unavailable
 
 USER_PARAMS = ("epochs", "batch_size", "learning_rate", "trainable_layers")
 DEFAULT_PARAMS = {name: getattr(TrainParams(), name) for name in USER_PARAMS}
@@ -141,23 +140,28 @@ def get_run(run_id: int) -> TrainingRun:
 
 def cancel_run(run_id: int) -> TrainingRun:
     """Cancel a queued run at once, or ask a running one to stop at its next batch."""
+    from webapp.queue import runstate
+
     _recover_dead_runs()
-    run = get_run(run_id)
-    if run.status == "queued":
-        run.status, run.finished_at = "cancelled", utcnow()
-        run.progress = {**run.progress, "stage": "cancelled"}
-        run.error = "Cancelled before it started"
-    elif run.status == "running":
-        run.cancel_requested = True
-    else:
-        raise Conflict(f"Run {run_id} has already {run.status}")
-    db.session.commit()
+    get_run(run_id)
+    # Conditional updates: a worker may claim the run between our read and our write (PostgreSQL).
+    if not (runstate.cancel_queued(run_id) or runstate.request_cancel(run_id)):
+        raise Conflict(f"Run {run_id} has already {get_run(run_id).status}")
+    return get_run(run_id)
+
+
+def _locked_run(run_id: int) -> TrainingRun:
+    """The run, read afresh and locked for this transaction (FOR UPDATE; SQLite's writer lock does it)."""
+    query = select(TrainingRun).where(TrainingRun.id == run_id).with_for_update()
+    run = db.session.scalar(query.execution_options(populate_existing=True))
+    if run is None:
+        raise NotFound(f"There is no run {run_id}")
     return run
 
 
 def pin_run(run_id: int, pinned: bool) -> TrainingRun:
     """Make a succeeded run the active model (or unpin it)."""
-    run = get_run(run_id)
+    run = _locked_run(run_id)  # pruning clears artifacts only of unpinned runs, under the same row lock
     if pinned and (run.status != "succeeded" or not run.artifacts.get("model")):
         raise Conflict("Only a finished run with its model files can be the active model")
     for other in db.session.scalars(select(TrainingRun).where(TrainingRun.pinned.is_(True))):
@@ -178,12 +182,20 @@ def model_dir(run_id: int) -> Path:
 
 def delete_run_files(run_id: int) -> TrainingRun:
     """Delete a finished run's model files to free disk; its metrics and predictions stay."""
-    run = get_run(run_id)
+    from webapp.queue import runstate
+
+    run = _locked_run(run_id)
     if run.status in ("queued", "running"):
         raise Conflict("Cancel the run before deleting its files")
-    shutil.rmtree(model_dir(run_id), ignore_errors=True)
+    try:  # one rename takes the whole folder away, or leaves it whole (and its entry) where it was
+        aside = runstate.move_aside(run_id)
+    except OSError as exc:
+        db.session.rollback()
+        raise Failed(f"The model files of run {run_id} could not be deleted: {exc.strerror or exc}") from exc
     run.artifacts, run.pinned = {}, False
     db.session.commit()
+    if aside is not None:
+        runstate.delete_tree(aside)
     return run
 
 
