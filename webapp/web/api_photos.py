@@ -5,7 +5,14 @@ from flask import Blueprint, jsonify, request
 from webapp.services import photos as photo_service
 from webapp.services.errors import InvalidInput
 from webapp.services.ingest import ingest_uploads
-from webapp.services.photo_queries import PhotoFilter, list_ids, list_page, page_args, predictions_for
+from webapp.services.photo_queries import (
+    PhotoFilter,
+    ids_limit,
+    list_ids,
+    list_page,
+    page_args,
+    predictions_for,
+)
 from webapp.web.present import ingest_json, photo_json, photo_page_json
 from webapp.web.requests import check_text, field, json_body
 
@@ -42,8 +49,9 @@ def list_photos():
 
 @bp.get("/photos/ids")
 def photo_ids():
-    """All ids matching the filters, in order (for walking photos one by one)."""
-    return jsonify({"ids": list_ids(PhotoFilter.from_args(request.args))})
+    """Ids matching the filters, in order, a page at a time (?after=<next>&limit=): {ids, total, next}."""
+    flt, limit = PhotoFilter.from_args(request.args), ids_limit(request.args)
+    return jsonify(list_ids(flt, request.args.get("after") or None, limit))
 
 
 @bp.get("/photos/<id:photo_id>")

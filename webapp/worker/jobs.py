@@ -52,7 +52,7 @@ def build_job(run: TrainingRun):
     from webapp.ml.pipeline import TrainingJob
     from webapp.params import TrainParams
 
-    items = run.dataset["items"]
+    items = run.dataset_items or []
     return TrainingJob(
         weights_spec=run.weights,
         image_size=run.image_size,
