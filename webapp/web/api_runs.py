@@ -4,6 +4,7 @@ from flask import Blueprint, current_app, jsonify, request, url_for
 
 from webapp.services import runs as run_service
 from webapp.services.errors import InvalidInput
+from webapp.services.model_export import request_tflite
 from webapp.services.photo_queries import page_args
 from webapp.services.predictions import list_predictions, predict_upload
 from webapp.web.present import prediction_page_json, run_json
@@ -76,6 +77,13 @@ def delete_run_files(run_id: int):
     run = run_service.delete_run_files(run_id)
     run_service.forget_storage_use()  # the train page shows the freed space at once
     return jsonify(run_json(run))
+
+
+@bp.post("/runs/<id:run_id>/tflite")
+def make_tflite(run_id: int):
+    """Have a worker convert the run's model to TFLite (202 with the run; its "tflite" tells the progress)."""
+    json_body({}, required=False)
+    return jsonify(run_json(request_tflite(run_id))), 202
 
 
 @bp.get("/runs/<id:run_id>/predictions")

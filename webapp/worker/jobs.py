@@ -13,7 +13,8 @@ from flask import current_app
 from webapp.db import db
 from webapp.db.models import TrainingRun, utcnow
 from webapp.queue.runstate import mark_finished
-from webapp.worker.model_files import export_tflite, prune_model_files
+from webapp.worker.exports import tflite_job
+from webapp.worker.model_files import prune_model_files
 from webapp.worker.paths import image_loader, instance_path
 from webapp.worker.predicting import (
     live_photos,
@@ -147,5 +148,5 @@ BODIES = {
     "process_new_photos": process_new_photos,
     "predict_image": predict_image,
     "predict_run": predict_run,
-    "export_tflite": export_tflite,
+    "export_tflite": tflite_job,
 }
