@@ -16,7 +16,10 @@ DEFAULTS = {
     "MAX_UPLOAD_BYTES": 50 * 1024 * 1024,
     "MAX_ZIP_BYTES": 2 * 1024 * 1024 * 1024,
     "MAX_FORM_PARTS": 10_000,  # files in one upload request (Flask's 1000 is low for a folder of photos)
-    "PREDICT_TIMEOUT": 30,
+    "PREDICT_TIMEOUT": 10,  # seconds a predict request waits for the worker before 503 + Retry-After
+    "PREDICT_CONCURRENCY": 3,  # predict requests that may wait at once (of the web server's 8 threads)
+    "STORAGE_CACHE_SECONDS": 60,  # /api/v1/storage walks the folders at most this often
+    "MIN_FREE_BYTES": 1024**3,  # /healthz says "degraded" below this much free disk in the instance folder
     "WORKER_STALE_SECONDS": 60,
     "KEEP_MODEL_RUNS": 3,
     "SQLALCHEMY_ENGINE_OPTIONS": {},
@@ -30,6 +33,9 @@ INT_KEYS = (
     "MAX_UPLOAD_BYTES",
     "MAX_ZIP_BYTES",
     "PREDICT_TIMEOUT",
+    "PREDICT_CONCURRENCY",
+    "STORAGE_CACHE_SECONDS",
+    "MIN_FREE_BYTES",
     "WORKER_STALE_SECONDS",
     "KEEP_MODEL_RUNS",
 )
