@@ -110,3 +110,18 @@ def test_photos_uploaded_one_by_one_all_get_the_active_models_prediction(live):
         120,
         "the new photos were not all predicted",
     )
+
+
+@pytest.mark.slow
+def test_worker_processes_yield_the_cpu_to_the_web_server(live):
+    import os
+    import sqlite3
+    from contextlib import closing
+
+    live.start()
+    live.wait_for_worker()
+    with closing(sqlite3.connect(live.instance / "app.db")) as conn:
+        names = [row[0] for row in conn.execute("SELECT name FROM worker_beat")]
+    pids = [int(name.rpartition(":")[2]) for name in names]
+    assert pids and all(os.getpriority(os.PRIO_PROCESS, pid) == 10 for pid in pids)
+    assert os.getpriority(os.PRIO_PROCESS, live.web.pid) == 0

@@ -6,6 +6,7 @@ row, see webapp.queue.runstate).
 """
 
 import logging
+import os
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -67,6 +68,17 @@ def attach_bodies(app: Flask, bodies: dict[str, Callable]) -> None:
     if unknown:
         raise ValueError(f"unknown job(s): {', '.join(sorted(unknown))}")
     app.extensions["webapp_job_bodies"].update(bodies)
+    nice = int(app.config.get("WORKER_NICE", 10))
+    app.extensions["huey"].on_startup(name="webapp_worker_nice")(lambda: _lower_priority(nice))
+
+
+def _lower_priority(nice: int) -> None:
+    # Each worker process yields the CPU to the web server: feature computation for a stream of uploads can
+    # use every core for minutes, and pages must stay quick meanwhile. An idle web server costs it nothing.
+    try:
+        os.nice(nice)
+    except OSError:
+        log.warning("could not lower the worker's CPU priority")
 
 
 def _dispatcher(app: Flask, name: str) -> Callable:
@@ -126,6 +138,10 @@ NEW_PHOTOS_STALE_SECONDS = 600
 
 def _mark_pending(queue_huey) -> bool:
     """Set the pending flag; False when a job is already pending (and not lost long ago)."""
+    # Most uploads find the flag set: a read answers them without a write (SqliteHuey writes are exclusive).
+    since = queue_huey.get(NEW_PHOTOS_PENDING, peek=True)
+    if since is not None and time.time() - since < NEW_PHOTOS_STALE_SECONDS:
+        return False
     return _claim(queue_huey, NEW_PHOTOS_PENDING)
 
 
