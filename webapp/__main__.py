@@ -48,7 +48,7 @@ def serve(args: argparse.Namespace) -> int:
 
     app = create_app()  # creates the instance folder and migrates the database before the worker starts
     worker = None if args.no_worker else _start_worker(args.workers)
-    server = create_server(app, host=args.host, port=args.port, threads=8)
+    server = create_server(app, host=args.host, port=args.port, threads=app.config["WEB_THREADS"])
     signal.signal(signal.SIGTERM, _raise_interrupt)
     print(
         f"Serving on http://{args.host}:{server.effective_port}  (instance: {app.instance_path})", flush=True
