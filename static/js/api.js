@@ -121,30 +121,40 @@ export const del = (path, query) => api(path, { method: 'DELETE', query });
 /**
  * Upload ONE file as multipart field "files" with XMLHttpRequest (fetch has no upload progress).
  * Resolves to the JSON body ({"results": [...]}); rejects with ApiError. `onProgress(fraction)` while sending;
- * `fields`: extra form fields (e.g. {label: "beer"}), empty values left out.
+ * `fields`: extra form fields (e.g. {label: "beer"}), empty values left out. A 503 with Retry-After (busy:
+ * nothing was stored) is sent again after that pause, up to RETRIES times.
  */
 export function uploadFile(file, { onProgress, url = UPLOAD_URL, field = 'files', fields = {} } = {}) {
   return new Promise((resolve, reject) => {
-    const xhr = new XMLHttpRequest();
-    xhr.open('POST', url);
-    xhr.setRequestHeader('X-CSRFToken', csrfToken());
-    xhr.setRequestHeader('Accept', 'application/json');
-    xhr.upload.addEventListener('progress', (event) => {
-      if (onProgress && event.lengthComputable && event.total > 0) onProgress(event.loaded / event.total);
-    });
-    xhr.addEventListener('load', () => {
-      const data = parseJson(xhr.responseText);
-      if (xhr.status >= 200 && xhr.status < 300 && data) resolve(data);
-      else reject(errorFrom(xhr.status, data));
-    });
-    xhr.addEventListener('error', () =>
-      reject(new ApiError('Upload failed: the connection to the server was lost.', 0, null)),
-    );
-    xhr.addEventListener('abort', () => reject(new ApiError('Upload cancelled.', 0, null)));
-    const form = new FormData();
-    for (const [name, value] of Object.entries(fields)) if (value) form.append(name, value);
-    form.append(field, file, file.name);
-    xhr.send(form);
+    const send = (attempt) => {
+      const xhr = new XMLHttpRequest();
+      xhr.open('POST', url);
+      xhr.setRequestHeader('X-CSRFToken', csrfToken());
+      xhr.setRequestHeader('Accept', 'application/json');
+      xhr.upload.addEventListener('progress', (event) => {
+        if (onProgress && event.lengthComputable && event.total > 0) onProgress(event.loaded / event.total);
+      });
+      xhr.addEventListener('load', () => {
+        const data = parseJson(xhr.responseText);
+        if (xhr.status >= 200 && xhr.status < 300 && data) {
+          resolve(data);
+          return;
+        }
+        // Busy (503 + Retry-After: nothing was stored): send the same file again after the pause asked for.
+        const delay = retryDelay({ status: xhr.status, headers: { get: (name) => xhr.getResponseHeader(name) } }, attempt);
+        if (delay === null) reject(errorFrom(xhr.status, data));
+        else window.setTimeout(() => send(attempt + 1), delay * 1000);
+      });
+      xhr.addEventListener('error', () =>
+        reject(new ApiError('Upload failed: the connection to the server was lost.', 0, null)),
+      );
+      xhr.addEventListener('abort', () => reject(new ApiError('Upload cancelled.', 0, null)));
+      const form = new FormData();
+      for (const [name, value] of Object.entries(fields)) if (value) form.append(name, value);
+      form.append(field, file, file.name);
+      xhr.send(form);
+    };
+    send(0);
   });
 }
 
