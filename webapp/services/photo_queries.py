@@ -3,6 +3,7 @@
 import math
 from dataclasses import dataclass
 
+from flask import current_app
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import selectinload
 
@@ -127,7 +128,7 @@ def list_ids(flt: PhotoFilter, after: str | None = None, limit: int = IDS_PER_PA
 def ids_limit(args) -> int:
     """The limit query argument of the ids listing (1..MAX_IDS_PER_PAGE)."""
     try:
-        limit = int(args.get("limit", IDS_PER_PAGE))
+        limit = int(args.get("limit", current_app.config.get("IDS_PER_PAGE", IDS_PER_PAGE)))
     except ValueError:
         raise InvalidInput("limit must be a whole number") from None
     if not 1 <= limit <= MAX_IDS_PER_PAGE:
