@@ -22,6 +22,7 @@ DEFAULTS = {
     # bench_load.py: page p95 0.5 s); uploads are gated apart (UPLOAD_CONCURRENCY), reads use the rest.
     "WEB_THREADS": 32,
     "UPLOAD_CONCURRENCY": 8,  # upload requests processed at once (each may decode a 100 MP photo)
+    "WORKER_NICE": 10,  # worker processes' CPU niceness: background work yields to the web server
     "STORAGE_CACHE_SECONDS": 60,  # /api/v1/storage walks the folders at most this often
     "MIN_FREE_BYTES": 1024**3,  # /healthz says "degraded" below this much free disk in the instance folder
     "WORKER_STALE_SECONDS": 60,
@@ -40,6 +41,7 @@ INT_KEYS = (
     "PREDICT_CONCURRENCY",
     "WEB_THREADS",
     "UPLOAD_CONCURRENCY",
+    "WORKER_NICE",
     "STORAGE_CACHE_SECONDS",
     "MIN_FREE_BYTES",
     "WORKER_STALE_SECONDS",

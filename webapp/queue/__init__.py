@@ -68,7 +68,7 @@ def attach_bodies(app: Flask, bodies: dict[str, Callable]) -> None:
     if unknown:
         raise ValueError(f"unknown job(s): {', '.join(sorted(unknown))}")
     app.extensions["webapp_job_bodies"].update(bodies)
-    nice = int(app.config.get("WORKER_NICE", 10))
+    nice = app.config["WORKER_NICE"]
     app.extensions["huey"].on_startup(name="webapp_worker_nice")(lambda: _lower_priority(nice))
 
 
