@@ -345,7 +345,7 @@ def test_healthz_shape(client):
     response = client.get("/healthz")
     assert response.status_code == 200
     body = response.get_json()
-    assert set(body) == {"status", "database", "queue", "worker"}
+    assert set(body) >= {"status", "database", "queue", "worker"}
     assert (body["status"], body["database"], body["queue"]) == ("ok", "ok", "ok")
     assert isinstance(body["worker"], str) and body["worker"] != "ok"  # no worker runs in this test
 

@@ -69,7 +69,17 @@ def test_training_end_to_end_through_the_real_worker(live):
     assert answer.status_code == 200, answer.text
     assert answer.json()["label"] == "wings" and answer.json()["run_id"] == run["id"]
     assert live.get(f"/runs/{run['id']}/download/labels.json").json() == ["beer", "wings"]
-    tflite = live.get(f"/runs/{run['id']}/download/model.tflite", timeout=300)
+    # TFLite: made by a worker job on request; the download answers at once (409, then 202) until it is ready.
+    assert live.get(f"/runs/{run['id']}/download/model.tflite").status_code == 409
+    asked = live.post(f"/api/v1/runs/{run['id']}/tflite")
+    assert asked.status_code == 202 and asked.json()["tflite"]["state"] in ("converting", "ready")
+    done = wait_until(
+        lambda: (t := live.get(f"/api/v1/runs/{run['id']}").json()["tflite"])["state"] != "converting" and t,
+        300,
+        "the TFLite conversion did not finish",
+    )
+    assert done["state"] == "ready", done["error"]
+    tflite = live.get(f"/runs/{run['id']}/download/model.tflite")
     assert tflite.status_code == 200 and tflite.content[4:8] == b"TFL3"
     curves = live.get(f"/runs/{run['id']}/download/curves.png")
     assert curves.headers["Content-Type"] == "image/png" and curves.content[:4] == b"\x89PNG"

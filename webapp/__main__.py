@@ -49,7 +49,7 @@ def serve(args: argparse.Namespace) -> int:
 
     app = create_app()  # creates the instance folder and migrates the database before the worker starts
     try:  # bind first: a port in use must not leave a worker behind
-        server = create_server(app, host=args.host, port=args.port, threads=8)
+        server = create_server(app, host=args.host, port=args.port, threads=app.config["WEB_THREADS"])
     except OSError as exc:
         print(
             f"Cannot listen on {args.host}:{args.port}: {exc.strerror or exc}. Is the app already running? "

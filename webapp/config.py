@@ -18,7 +18,15 @@ DEFAULTS = {
     "MAX_UPLOAD_BYTES": 50 * 1024 * 1024,
     "MAX_ZIP_BYTES": 2 * 1024 * 1024 * 1024,
     "MAX_FORM_PARTS": 10_000,  # files in one upload request (Flask's 1000 is low for a folder of photos)
-    "PREDICT_TIMEOUT": 30,
+    "PREDICT_TIMEOUT": 10,  # seconds a predict request waits for the worker before 503 + Retry-After
+    "PREDICT_CONCURRENCY": 3,  # predict requests that may wait for the worker at once
+    # Web server threads: with 8, a crowd uploading held every thread and pages queued behind (benchmarks/
+    # bench_load.py: page p95 0.5 s); uploads are gated apart (UPLOAD_CONCURRENCY), reads use the rest.
+    "WEB_THREADS": 32,
+    "UPLOAD_CONCURRENCY": 8,  # upload requests processed at once (each may decode a 100 MP photo)
+    "WORKER_NICE": 10,  # worker processes' CPU niceness: background work yields to the web server
+    "STORAGE_CACHE_SECONDS": 60,  # /api/v1/storage walks the folders at most this often
+    "MIN_FREE_BYTES": 1024**3,  # /healthz says "degraded" below this much free disk in the instance folder
     "WORKER_STALE_SECONDS": 60,
     "KEEP_MODEL_RUNS": 3,
     "SQLALCHEMY_ENGINE_OPTIONS": {},
@@ -32,6 +40,12 @@ INT_KEYS = (
     "MAX_UPLOAD_BYTES",
     "MAX_ZIP_BYTES",
     "PREDICT_TIMEOUT",
+    "PREDICT_CONCURRENCY",
+    "WEB_THREADS",
+    "UPLOAD_CONCURRENCY",
+    "WORKER_NICE",
+    "STORAGE_CACHE_SECONDS",
+    "MIN_FREE_BYTES",
     "WORKER_STALE_SECONDS",
     "KEEP_MODEL_RUNS",
 )

@@ -1,13 +1,16 @@
 """Training runs: validate a Train request, create exactly one run, cancel, pin, free disk."""
 
+import threading
+import time
 from pathlib import Path
 
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 
 from webapp.db import db
-from webapp.db.models import AppSetting, Photo, TrainingRun, active_run, run_in_progress
+from webapp.db.models import AppSetting, Photo, TrainingRun, run_in_progress
+from webapp.db.models import active_run_id as active_run_id_query
 from webapp.params import TrainParams
 from webapp.services import instance_path
 from webapp.services.dataset import imbalance
@@ -16,6 +19,10 @@ from webapp.services.errors import Conflict, Failed, InvalidInput, NotFound, Una
 USER_PARAMS = ("epochs", "batch_size", "learning_rate", "trainable_layers")
 DEFAULT_PARAMS = {name: getattr(TrainParams(), name) for name in USER_PARAMS}
 MIN_PER_CLASS = 3
+RUNS_PER_PAGE = 50
+# Walking the photo store is slow (every file is stat'ed): one figure per instance folder, kept a while.
+_storage_cache: dict[Path, tuple[float, dict[str, int]]] = {}
+_storage_lock = threading.Lock()
 
 
 def clean_params(body: dict) -> dict:
@@ -110,10 +117,12 @@ def create_run(body: dict, weights: str, image_size: int) -> TrainingRun:
     if problems:
         db.session.rollback()
         raise InvalidInput(" ".join(problems), problems=problems)
+    items = data.pop("items")
     run = TrainingRun(
         status="queued",
         params=params,
         dataset={**data, "warnings": warnings},
+        dataset_items=items,
         weights=weights,
         image_size=image_size,
         progress={"stage": "queued"},
@@ -204,18 +213,30 @@ def disk_use(path: Path) -> int:
     return sum(f.stat().st_size for f in path.rglob("*") if f.is_file()) if path.exists() else 0
 
 
-def list_runs() -> list[TrainingRun]:
-    """Every run, newest first."""
-    return list(db.session.scalars(select(TrainingRun).order_by(TrainingRun.id.desc())))
+def list_runs(page: int = 1, per_page: int = RUNS_PER_PAGE) -> tuple[list[TrainingRun], int]:
+    """One page of runs, newest first, and how many runs there are."""
+    total = db.session.scalar(select(func.count()).select_from(TrainingRun))
+    query = select(TrainingRun).order_by(TrainingRun.id.desc()).limit(per_page).offset((page - 1) * per_page)
+    return list(db.session.scalars(query)), total
 
 
 def storage_use() -> dict[str, int]:
-    """Disk use of photos, cached features and model files."""
-    root = instance_path()
-    return {f"{name}_bytes": disk_use(root / name) for name in ("photos", "features", "models")}
+    """Disk use of photos, cached features and model files, measured at most every STORAGE_CACHE_SECONDS."""
+    root, max_age = instance_path(), current_app.config.get("STORAGE_CACHE_SECONDS", 60)
+    with _storage_lock:  # one walk at a time: concurrent pollers wait for it and share its figures
+        cached = _storage_cache.get(root)
+        if cached is None or time.monotonic() - cached[0] >= max_age:
+            figures = {f"{name}_bytes": disk_use(root / name) for name in ("photos", "features", "models")}
+            cached = _storage_cache[root] = (time.monotonic(), figures)
+    return {**cached[1], "measured_seconds_ago": round(time.monotonic() - cached[0], 1)}
+
+
+def forget_storage_use() -> None:
+    """Measure disk use again on the next call (after this process freed or wrote many files)."""
+    with _storage_lock:
+        _storage_cache.pop(instance_path(), None)
 
 
 def active_run_id() -> int | None:
     """The id of the run whose model answers predictions, if any."""
-    run = active_run()
-    return run.id if run is not None else None
+    return active_run_id_query()

@@ -33,6 +33,9 @@ def init_app(app: Flask) -> None:
     for module in (pages, api_classes, api_photos, api_imports, api_runs, media, health):
         app.register_blueprint(module.bp)
     app.before_request(_readers_take_no_lock)
+    from webapp.web import admission  # uploads take a slot; reads keep the other threads
+
+    admission.init_app(app)
     app.teardown_request(_end_reading)
 
 

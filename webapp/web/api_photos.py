@@ -7,7 +7,14 @@ from webapp.services import photos as photo_service
 from webapp.services.errors import InvalidInput
 from webapp.services.failures import BUSY, DISK_FULL, ERROR
 from webapp.services.import_jobs import get_import
-from webapp.services.photo_queries import PhotoFilter, list_ids, list_page, page_args, predictions_for
+from webapp.services.photo_queries import (
+    PhotoFilter,
+    ids_limit,
+    list_ids,
+    list_page,
+    page_args,
+    predictions_for,
+)
 from webapp.services.uploads import ingest_upload_batch, photos_of
 from webapp.web.api_imports import import_json
 from webapp.web.errors import RETRY_AFTER_BUSY
@@ -68,8 +75,9 @@ def list_photos():
 
 @bp.get("/photos/ids")
 def photo_ids():
-    """All ids matching the filters, in order (for walking photos one by one)."""
-    return jsonify({"ids": list_ids(PhotoFilter.from_args(request.args))})
+    """Ids matching the filters, in order, a page at a time (?after=<next>&limit=): {ids, total, next}."""
+    flt, limit = PhotoFilter.from_args(request.args), ids_limit(request.args)
+    return jsonify(list_ids(flt, request.args.get("after") or None, limit))
 
 
 @bp.get("/photos/<id:photo_id>")

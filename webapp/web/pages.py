@@ -1,10 +1,11 @@
 """Server-rendered pages; the JavaScript modules in static/ do the rest through the JSON API."""
 
-from flask import Blueprint, Response, current_app, render_template, request, send_file
+from flask import Blueprint, Response, current_app, jsonify, render_template, request, send_file
 
 from webapp.services import classes as class_service
 from webapp.services import store_settings
 from webapp.services.exports import CLEAN, ORIGINALS, check_kind, export_rows, stream_zip
+from webapp.services.model_export import TFLITE_FILE, tflite_state
 from webapp.services.run_files import run_file as find_run_file
 from webapp.services.runs import get_run
 from webapp.services.zips import ZipLimits
@@ -73,7 +74,16 @@ def gallery():
 
 @bp.get("/runs/<id:run_id>/download/<name>")
 def run_file(run_id: int, name: str):
-    """A run's file: learning curves, the .keras model, the TFLite model or labels.json."""
+    """A run's file: learning curves, the .keras model, the TFLite model or labels.json.
+
+    The TFLite file is made by a worker job: until it is there this answers at once, as JSON, 202 while it
+    is converting and 409 when nobody asked for it yet or it failed (never waiting for the conversion).
+    """
+    if name == TFLITE_FILE:
+        run = get_run(run_id)
+        state = tflite_state(run)
+        if state["state"] != "ready" and run.artifacts.get("model"):
+            return _tflite_not_ready(run_id, state)
     found = find_run_file(run_id, name)
     return send_file(
         found.path,
@@ -81,6 +91,18 @@ def run_file(run_id: int, name: str):
         as_attachment=name != "curves.png",
         download_name=found.download_name,
     )
+
+
+def _tflite_not_ready(run_id: int, state: dict):
+    ask = f'press "Make the TFLite file" on the run page (or POST /api/v1/runs/{run_id}/tflite)'
+    if state["state"] == "converting":
+        body = {"status": "converting", "message": "The TFLite file is being made; try again in a moment"}
+        return jsonify({**body, "tflite": state}), 202, {"Retry-After": "5"}
+    if state["state"] == "failed":
+        error = f"The TFLite conversion failed: {state['error']}. To try again, {ask}"
+    else:
+        error = f"The TFLite file of run {run_id} has not been made yet: {ask}"
+    return jsonify({"error": error, "tflite": state}), 409
 
 
 @bp.get("/export.zip")

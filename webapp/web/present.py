@@ -4,6 +4,7 @@ from flask import url_for
 
 from webapp.db.models import Photo, Prediction, TrainingRun, iso
 from webapp.services.ingest import IngestResult
+from webapp.services.model_export import TFLITE_FILE, tflite_state
 from webapp.services.runs import active_run_id
 
 
@@ -75,6 +76,7 @@ def run_json(run: TrainingRun, active_id: int | None = None) -> dict:
         "model_bytes": files.get("bytes", 0),
         "timings": run.timings,
         "cancel_requested": run.cancel_requested,
+        "tflite": {**tflite_state(run), "url": url_for("pages.run_file", run_id=run.id, name=TFLITE_FILE)},
     }
 
 

@@ -14,7 +14,8 @@ from webapp.db.models import TrainingRun
 from webapp.queue import runstate
 from webapp.queue.heartbeat import worker_name
 from webapp.queue.runstate import RunClosed, discard_run_files, mark_finished, update_running
-from webapp.worker.model_files import export_tflite, prune_model_files
+from webapp.worker.exports import tflite_job
+from webapp.worker.model_files import prune_model_files
 from webapp.worker.paths import image_loader, instance_path
 from webapp.worker.predicting import (
     live_photos,
@@ -48,7 +49,7 @@ def build_job(run: TrainingRun):
     from webapp.ml.pipeline import TrainingJob
     from webapp.params import TrainParams
 
-    items = run.dataset["items"]
+    items = run.dataset_items or []
     return TrainingJob(
         weights_spec=run.weights,
         image_size=run.image_size,
@@ -190,5 +191,5 @@ BODIES = {
     "process_new_photos": process_new_photos,
     "predict_image": predict_image,
     "predict_run": predict_run,
-    "export_tflite": export_tflite,
+    "export_tflite": tflite_job,
 }
