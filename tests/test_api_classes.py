@@ -1,10 +1,14 @@
 """/api/v1/classes (list, create, rename, colour, key, delete) and /api/v1/dataset counts."""
 
 import io
+import json
+from pathlib import Path
+from urllib.parse import urlencode
 
 import pytest
 
 from tests.images import class_photo
+from tests.test_scale_out import pg_url  # noqa: F401 (a fixture)
 
 CLASS_KEYS = {"id", "name", "key", "color", "count"}
 
@@ -254,3 +258,152 @@ def test_non_ascii_names_compare_without_case(client):
 def test_a_superscript_digit_is_not_a_key(client):
     cls = classes(client)["beer"]
     assert_json_error(client.patch(f"/api/v1/classes/{cls['id']}", json={"key": "²"}), 400)
+
+
+# ---------------------------------------------------------------- rename and the runs
+
+
+def run_with_predictions(app, client) -> tuple[int, Path, dict[str, list[int]]]:
+    """A succeeded run over beer/wings with its files on disk and predictions: one right and one wrong per
+    class. Returns (run id, its folder, {true class: photo ids})."""
+    from tests.test_api_runs import METRICS, fake_files, insert_run, models_dir
+    from webapp.db import db
+    from webapp.db.models import Prediction
+
+    photos = {"beer": add_photos(client, 2, label="beer"), "wings": add_photos(client, 2, "wings", 1, 10)}
+    info = {"labels": ["beer", "wings"], "metrics": METRICS, "feature_key": "f-32", "image_size": 32}
+    files = {**fake_files(), "model_info.json": json.dumps(info).encode()}
+    per_class = {"beer": {"train": 2, "val": 0, "test": 0}, "wings": {"train": 2, "val": 0, "test": 0}}
+    dataset = {
+        "labels": ["beer", "wings"],
+        "items": [],
+        "per_class": per_class,
+        "train": 4,
+        "val": 0,
+        "test": 0,
+    }
+    run_id = insert_run(app, files=files, dataset=dataset)
+    guesses = {photos["beer"][0]: "beer", photos["beer"][1]: "wings", photos["wings"][0]: "wings"}
+    guesses[photos["wings"][1]] = "beer"
+    with app.app_context():
+        for photo_id, label in guesses.items():
+            probabilities = {"beer": 0.8, "wings": 0.2} if label == "beer" else {"beer": 0.3, "wings": 0.7}
+            db.session.add(
+                Prediction(
+                    run_id=run_id, photo_id=photo_id, label=label, confidence=0.8, probabilities=probabilities
+                )
+            )
+        db.session.commit()
+    return run_id, models_dir(app) / str(run_id), photos
+
+
+def gallery(client, run_id: int, true_label: str, label: str) -> list[int]:
+    """The photo ids a confusion-matrix cell's link shows (true class, predicted class)."""
+    query = urlencode({"true_label": true_label, "label": label, "per_page": 200})
+    response = client.get(f"/api/v1/runs/{run_id}/predictions?{query}")
+    assert response.status_code == 200
+    return sorted(p["photo_id"] for p in response.get_json()["predictions"])
+
+
+def test_rename_carries_into_run_metrics_predictions_and_files(app, client):
+    run_id, folder, photos = run_with_predictions(app, client)
+    beer = classes(client)["beer"]
+    assert client.patch(f"/api/v1/classes/{beer['id']}", json={"name": "lager"}).status_code == 200
+
+    run = client.get(f"/api/v1/runs/{run_id}").get_json()
+    assert run["metrics"]["labels"] == ["lager", "wings"]
+    assert set(run["metrics"]["per_class"]) == {"lager", "wings"}
+    assert run["metrics"]["per_class"]["lager"] == {"precision": 1.0, "recall": 0.5}
+    assert run["metrics"]["confusion_matrix"] == [[1, 1], [0, 2]]
+    assert run["dataset"]["labels"] == ["lager", "wings"] and set(run["dataset"]["per_class"]) == {
+        "lager",
+        "wings",
+    }
+    # every confusion-matrix link opens the photos of its cell
+    labels = run["metrics"]["labels"]
+    true_ids = {"lager": photos["beer"], "wings": photos["wings"]}
+    assert [gallery(client, run_id, t, p) for t in labels for p in labels] == [
+        [true_ids["lager"][0]],
+        [true_ids["lager"][1]],
+        [true_ids["wings"][1]],
+        [true_ids["wings"][0]],
+    ]
+    predictions = client.get(f"/api/v1/runs/{run_id}/predictions").get_json()["predictions"]
+    assert all(set(p["probabilities"]) == {"lager", "wings"} for p in predictions)
+    # the files on disk, rewritten whole (no temporary file left), other fields kept
+    assert json.loads((folder / "labels.json").read_text()) == ["lager", "wings"]
+    info = json.loads((folder / "model_info.json").read_text())
+    assert info["labels"] == ["lager", "wings"] and info["feature_key"] == "f-32"
+    assert info["metrics"]["labels"] == ["lager", "wings"] and set(info["metrics"]["per_class"]) == {
+        "lager",
+        "wings",
+    }
+    assert sorted(p.name for p in folder.iterdir()) == sorted(fake_files_names())
+    download = client.get(f"/runs/{run_id}/download/labels.json")
+    body = download.get_data()
+    download.close()
+    assert json.loads(body) == ["lager", "wings"]
+
+
+def fake_files_names() -> list[str]:
+    from tests.test_api_runs import fake_files
+
+    return list(fake_files())
+
+
+def test_renames_in_a_row_and_back(app, client):
+    run_id, folder, photos = run_with_predictions(app, client)
+    beer, wings = classes(client)["beer"], classes(client)["wings"]
+    for cls, name in [(beer, "lager"), (wings, "chicken"), (beer, "stout"), (beer, "beer")]:
+        assert client.patch(f"/api/v1/classes/{cls['id']}", json={"name": name}).status_code == 200
+    run = client.get(f"/api/v1/runs/{run_id}").get_json()
+    assert run["metrics"]["labels"] == ["beer", "chicken"]
+    assert json.loads((folder / "labels.json").read_text()) == ["beer", "chicken"]
+    assert json.loads((folder / "model_info.json").read_text())["labels"] == ["beer", "chicken"]
+    assert gallery(client, run_id, "chicken", "chicken") == [photos["wings"][0]]
+
+
+def test_rename_of_a_run_without_files_and_of_an_untrained_class(app, client):
+    run_id, folder, _photos = run_with_predictions(app, client)
+    assert client.delete(f"/api/v1/runs/{run_id}/files").status_code == 200
+    pizza = client.post("/api/v1/classes", json={"name": "pizza"}).get_json()
+    assert client.patch(f"/api/v1/classes/{pizza['id']}", json={"name": "calzone"}).status_code == 200
+    beer = classes(client)["beer"]
+    assert client.patch(f"/api/v1/classes/{beer['id']}", json={"name": "lager"}).status_code == 200
+    run = client.get(f"/api/v1/runs/{run_id}").get_json()
+    assert run["metrics"]["labels"] == ["lager", "wings"]
+    assert not folder.exists() or not any(folder.iterdir())
+
+
+def test_a_damaged_model_info_does_not_block_a_rename(app, client):
+    run_id, folder, _photos = run_with_predictions(app, client)
+    (folder / "model_info.json").write_text("{ damaged")
+    beer = classes(client)["beer"]
+    assert client.patch(f"/api/v1/classes/{beer['id']}", json={"name": "lager"}).status_code == 200
+    assert client.get(f"/api/v1/runs/{run_id}").get_json()["metrics"]["labels"] == ["lager", "wings"]
+    assert json.loads((folder / "labels.json").read_text()) == ["lager", "wings"]
+    assert (folder / "model_info.json").read_text() == "{ damaged"
+
+
+def test_a_refused_rename_changes_no_run(app, client):
+    run_id, folder, _photos = run_with_predictions(app, client)
+    before = (client.get(f"/api/v1/runs/{run_id}").get_json(), (folder / "model_info.json").read_bytes())
+    beer = classes(client)["beer"]
+    assert_json_error(client.patch(f"/api/v1/classes/{beer['id']}", json={"name": "lager", "key": 0}), 400)
+    assert_json_error(client.patch(f"/api/v1/classes/{beer['id']}", json={"name": "Wings"}), 409)
+    after = (client.get(f"/api/v1/runs/{run_id}").get_json(), (folder / "model_info.json").read_bytes())
+    assert after == before
+    assert not [p for p in folder.iterdir() if p.name.startswith(".tmp")]
+
+
+def test_rename_carries_into_runs_on_postgresql(pg_url, app_config):  # noqa: F811 (the fixture imported)
+    from webapp import create_app
+    from webapp.db import db
+
+    app = create_app({**app_config, "DATABASE_URL": pg_url})
+    try:
+        test_rename_carries_into_run_metrics_predictions_and_files(app, app.test_client())
+    finally:
+        with app.app_context():
+            db.session.remove()
+            db.engine.dispose()

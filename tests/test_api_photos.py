@@ -23,6 +23,7 @@ from tests.images import (
     zero_bytes,
     zip_of_photos,
 )
+from tests.multipart import post_files
 from webapp import create_app
 
 PHOTO_KEYS = {
@@ -42,8 +43,7 @@ RESULT_KEYS = {"filename", "status", "photo", "error"}
 
 def upload(client, *files, **form):
     """POST (bytes, filename) pairs in the field "files"; returns the response."""
-    data = {"files": [(io.BytesIO(body), name) for body, name in files], **form}
-    return client.post("/api/v1/photos", data=data, content_type="multipart/form-data")
+    return post_files(client, "/api/v1/photos", list(files), **form)
 
 
 def results_of(client, *files, **form) -> list[dict]:
@@ -271,8 +271,35 @@ def test_too_large_message_says_the_file_is_over_the_limit(make_app):
     client = token_client(make_app(MAX_UPLOAD_BYTES=1_000_000))
     body = b"\xff\xd8\xff" + b"\0" * 1_000_000
     error = assert_json_error(upload(client, (body, "big.jpg")), 413)
-    size, limit = (float(n) for n in re.findall(r"(\d+(?:\.\d+)?) ?MB", error)[:2])
+    size, limit = (float(n) for n in re.findall(r"(\d+(?:\.\d+)?) ?MiB", error)[:2])
     assert size > limit, error
+
+
+def test_too_large_message_tells_the_true_size(make_app):
+    # issue 8 defect 21: a 60 MiB file was called "50.1 MB" (the bytes read up to the limit, plus one)
+    client = make_app(MAX_UPLOAD_BYTES=2**20).test_client()
+    body = b"\xff\xd8\xff" + b"\0" * (3 * 2**20 - 3)
+    error = assert_json_error(upload(client, (body, "big.jpg")), 413)
+    assert error == "The file is 3 MiB; the limit is 1 MiB per photo"
+
+
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")  # parsing stopped mid-way
+def test_too_many_files_names_the_file_count_limit(make_app, instance_path):
+    # issue 8 defect 21: 10,001 tiny files in a 300 KB request got "the limit is 2048 MB per request"
+    client = make_app(MAX_FORM_PARTS=50).test_client()
+    files = [(b"x", f"{i}.jpg") for i in range(51)]
+    error = assert_json_error(upload(client, *files), 413)
+    assert error.startswith("The upload has more than 50 files; the limit is 50 files per request"), error
+    assert "MB" not in error and "MiB" not in error
+    assert photo_count(client) == 0 and stored_files(instance_path) == []
+
+
+# Werkzeug stops parsing mid-upload and leaves its spooled temporary file for the garbage collector.
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
+def test_request_over_the_size_limit_names_its_size(make_app):
+    client = make_app(MAX_ZIP_BYTES=100_000).test_client()
+    error = assert_json_error(upload(client, (noisy_jpeg(800, 600, exif_orientation=None), "big.jpg")), 413)
+    assert re.fullmatch(r"The upload is 0\.2 MiB; the limit is 0\.1 MiB per request", error), error
 
 
 # Werkzeug stops parsing mid-upload and leaves its spooled temporary file for the garbage collector.
@@ -582,6 +609,23 @@ def test_empty_trash_removes_rows_and_files(client, instance_path):
     keep_sha = client.get(f"/api/v1/photos/{keep}").get_json()["sha256"]
     assert len([p for p in stored_files(instance_path) if keep_sha in p.name]) >= 3
     assert photo_count(client, trash=1) == 0 and photo_count(client) == 1
+
+
+def test_empty_trash_removes_the_cached_features_too(client, instance_path):
+    import numpy as np
+
+    from webapp.ml.features import FeatureCache
+
+    keep, gone = store_photos(client, 2)
+    shas = {pid: client.get(f"/api/v1/photos/{pid}").get_json()["sha256"] for pid in (keep, gone)}
+    caches = [FeatureCache(instance_path / "features", key) for key in ("vgg16-a-32px-x", "vgg16-b-64px-y")]
+    for cache in caches:
+        for sha in shas.values():
+            cache.put(sha, np.ones(4))
+    client.delete(f"/api/v1/photos/{gone}")
+    assert client.post("/api/v1/trash/empty").get_json()["removed"] == 1
+    assert [c.has(shas[gone]) for c in caches] == [False, False]
+    assert [c.has(shas[keep]) for c in caches] == [True, True]
 
 
 def test_upload_again_after_empty_trash_stores_again(client, instance_path):

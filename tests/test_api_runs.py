@@ -5,6 +5,7 @@ small fake model files) directly; the real worker is exercised in test_worker.py
 """
 
 import io
+import json
 import socket
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -365,7 +366,7 @@ def test_the_run_keeps_a_snapshot_of_the_dataset(app, client):
         "test": 2,
     }
     with app.app_context():
-        items = db.session.get(TrainingRun, run["id"]).dataset["items"]
+        items = db.session.get(TrainingRun, run["id"]).dataset_items
     assert [item[0] for item in items] == sorted(ids["beer"] + ids["wings"])
     assert unlabeled[0] not in [item[0] for item in items]
     assert {tuple(item[3:]) for item in items if item[0] in ids["wings"]} == {
@@ -486,6 +487,87 @@ def test_list_is_newest_first_with_one_active(app, client):
     assert all(set(r) >= RUN_KEYS for r in runs)
 
 
+def test_the_runs_list_is_paged_with_a_total_and_links(app, client):
+    ids = [insert_run(app, "failed", error=f"run {n}") for n in range(7)]
+    first = client.get("/api/v1/runs?per_page=3")
+    assert first.status_code == 200
+    assert [r["id"] for r in first.get_json()] == ids[::-1][:3]
+    assert first.headers["X-Total-Count"] == "7"
+    assert 'rel="next"' in first.headers["Link"] and "page=2" in first.headers["Link"]
+    assert 'rel="prev"' not in first.headers["Link"]
+    last = client.get("/api/v1/runs?per_page=3&page=3")
+    assert [r["id"] for r in last.get_json()] == [ids[0]]
+    assert 'rel="next"' not in last.headers["Link"] and 'rel="prev"' in last.headers["Link"]
+    assert client.get("/api/v1/runs?per_page=3&page=4").get_json() == []
+    # Without arguments: the newest RUNS_PER_PAGE (50) runs, still a plain JSON list (DESIGN.md).
+    assert len(client.get("/api/v1/runs").get_json()) == 7
+
+
+@pytest.mark.parametrize("query", ["page=0", "per_page=0", "per_page=201", "page=two"])
+def test_bad_runs_paging_is_400(client, query):
+    response = client.get(f"/api/v1/runs?{query}")
+    assert response.status_code == 400 and "page" in response.get_json()["error"]
+
+
+def test_polled_run_queries_never_read_the_snapshot_items(app, client):
+    from sqlalchemy import event, text
+
+    labeled(client, {"beer": 4, "wings": 4})
+    run_id = start(client).get_json()["id"]
+    beer = next(c for c in client.get("/api/v1/classes").get_json() if c["name"] == "beer")
+    with app.app_context():
+        engine = db.engine
+    statements = []
+
+    def record(_conn, _cursor, statement, *_args):
+        statements.append(statement)
+
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        for url in ("/api/v1/runs", f"/api/v1/runs/{run_id}", "/train", f"/runs/{run_id}", "/api/v1/photos"):
+            assert client.get(url).status_code == 200, url
+        assert client.patch(f"/api/v1/classes/{beer['id']}", json={"name": "lager"}).status_code == 200
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+    run_reads = [s for s in statements if "FROM training_run" in s]
+    assert run_reads and not [s for s in run_reads if "dataset_items" in s]
+    # ... and the summary those queries do read holds no per-photo list (it did: one item per photo).
+    with app.app_context():
+        summary = db.session.execute(text("SELECT dataset FROM training_run")).scalar_one()
+        assert len(db.session.get(TrainingRun, run_id).dataset_items) == 8
+    assert "items" not in json.loads(summary) and json.loads(summary)["labels"] == ["lager", "wings"]
+
+
+def test_the_migration_moves_old_snapshot_items_out_of_the_summary(app):
+    from flask_migrate import downgrade, upgrade
+    from sqlalchemy import text
+
+    from webapp.db.setup import MIGRATIONS_DIR
+
+    old = {"labels": ["beer", "wings"], "items": [[1, "a" * 64, "JPEG", 0, "train"]], "train": 1}
+    with app.app_context():
+        downgrade(directory=MIGRATIONS_DIR, revision="0001")
+        db.session.execute(
+            text(
+                "INSERT INTO training_run (status, params, dataset, progress, artifacts, timings, weights,"
+                " image_size, cancel_requested, pinned, created_at) VALUES ('succeeded', '{}', :d, '{}',"
+                " '{}', '{}', 'none', 32, 0, 0, '2026-01-01 00:00:00')"
+            ),
+            {"d": json.dumps(old)},
+        )
+        db.session.commit()
+        upgrade(directory=MIGRATIONS_DIR)
+        run = db.session.scalars(db.select(TrainingRun)).one()
+        assert run.dataset == {"labels": ["beer", "wings"], "train": 1}
+        assert run.dataset_items == old["items"]
+        db.session.rollback()
+        downgrade(directory=MIGRATIONS_DIR, revision="0001")
+        back = db.session.execute(text("SELECT dataset FROM training_run")).scalar_one()
+        assert json.loads(back) == old
+        db.session.rollback()
+        upgrade(directory=MIGRATIONS_DIR)
+
+
 def test_get_unknown_run_is_404_json(client):
     response = client.get("/api/v1/runs/4242")
     assert response.status_code == 404
@@ -569,6 +651,23 @@ def test_storage_counts_model_files(app, client):
     insert_run(app, "succeeded", files=fake_files())
     use = client.get("/api/v1/storage").get_json()
     assert use["models_bytes"] == sum(len(b) for b in fake_files().values())
+
+
+def test_storage_figures_are_measured_once_then_kept(app, client):
+    app.config["STORAGE_CACHE_SECONDS"] = 3600
+    run_id = insert_run(app, "succeeded", files=fake_files())
+    size = sum(len(b) for b in fake_files().values())
+    assert client.get("/api/v1/storage").get_json()["models_bytes"] == size
+    (models_dir(app) / "extra.bin").write_bytes(b"x" * 1000)
+    again = client.get("/api/v1/storage").get_json()
+    assert again["models_bytes"] == size  # not walked again for every poll
+    assert 0 <= again["measured_seconds_ago"] < 3600
+    # Deleting a run's files measures again, so the page shows the space it freed.
+    assert client.delete(f"/api/v1/runs/{run_id}/files").status_code == 200
+    assert client.get("/api/v1/storage").get_json()["models_bytes"] == 1000
+    app.config["STORAGE_CACHE_SECONDS"] = 0
+    (models_dir(app) / "more.bin").write_bytes(b"x" * 24)
+    assert client.get("/api/v1/storage").get_json()["models_bytes"] == 1024
 
 
 # ---------------------------------------------------------------- pages and downloads

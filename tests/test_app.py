@@ -7,6 +7,7 @@ import re
 import sqlite3
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -156,6 +157,91 @@ def test_each_instance_has_its_own_secret_key(make_app, tmp_path):
     )
 
 
+# A fresh interpreter creates the key with the loosest umask, and an audit hook (sys.addaudithook) looks at
+# every file in the folder at each of the interpreter's events (open, chmod, link, rename, mkstemp, ...): a
+# key written first and restricted after (write_text + chmod) is caught in the act, deterministically.
+KEY_SCRIPT = """
+import json, os, sys, time
+from pathlib import Path
+sys.path.insert(0, {root!r})
+from webapp.config import load_secret_key
+folder, go = Path(sys.argv[1]), Path(sys.argv[2])
+exposed, busy = [], [False]
+def watch(event, args):
+    if busy[0]:
+        return
+    busy[0] = True
+    try:
+        for entry in os.scandir(folder):
+            mode = entry.stat(follow_symlinks=False).st_mode
+            if mode & 0o077:
+                exposed.append([event, entry.name, oct(mode & 0o777)])
+    except FileNotFoundError:
+        pass  # a file another process just removed
+    finally:
+        busy[0] = False
+os.umask(0)
+Path(str(go) + f".ready{{os.getpid()}}").touch()
+while not go.exists():
+    time.sleep(0.001)
+sys.addaudithook(watch)
+key = load_secret_key(folder)
+print(json.dumps({{"key": key, "exposed": exposed}}))
+"""
+
+
+def make_keys(folder: Path, processes: int) -> list[dict]:
+    """Start `processes` interpreters, release them together, and return what each one printed."""
+    go = folder.parent / "go"
+    script = KEY_SCRIPT.format(root=str(REPO_ROOT))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("WEBAPP_")}
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", script, str(folder), str(go)], stdout=subprocess.PIPE, text=True, env=env
+        )
+        for _ in range(processes)
+    ]
+    try:
+        while len(list(folder.parent.glob("go.ready*"))) < processes:
+            assert all(p.poll() is None for p in procs), "a key process died before the start"
+            time.sleep(0.01)
+        go.touch()
+        outputs = [p.communicate(timeout=60)[0] for p in procs]
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+    assert all(p.returncode == 0 for p in procs)
+    return [json.loads(out.strip().splitlines()[-1]) for out in outputs]
+
+
+def test_secret_key_is_never_readable_by_others(tmp_path):
+    folder = tmp_path / "instance"
+    folder.mkdir()
+    [result] = make_keys(folder, 1)
+    assert result["exposed"] == []
+    assert (folder / "secret_key").read_text().strip() == result["key"]
+    assert (folder / "secret_key").stat().st_mode & 0o777 == 0o600
+
+
+def test_processes_starting_together_agree_on_one_key(tmp_path):
+    folder = tmp_path / "instance"
+    folder.mkdir()
+    results = make_keys(folder, 8)
+    assert len({r["key"] for r in results}) == 1 and len(results[0]["key"]) == 64
+    assert all(r["exposed"] == [] for r in results)
+    assert [p.name for p in folder.iterdir()] == ["secret_key"]  # no temporary file left behind
+    assert (folder / "secret_key").read_text().strip() == results[0]["key"]
+
+
+def test_an_old_world_readable_key_is_made_private(make_app, instance_path):
+    key_file = instance_path / "secret_key"
+    key_file.write_text("k" * 64)
+    key_file.chmod(0o644)
+    assert make_app(SECRET_KEY=None).config["SECRET_KEY"] == "k" * 64
+    assert key_file.stat().st_mode & 0o777 == 0o600
+
+
 def test_explicit_secret_key_wins(make_app):
     assert make_app(SECRET_KEY="given").config["SECRET_KEY"] == "given"
 
@@ -184,6 +270,30 @@ def test_configured_classes_on_first_start_only(make_app, monkeypatch):
     assert class_names(app) == ["cats", "dogs", "birds"]
     monkeypatch.setenv("WEBAPP_CLASSES", "fish")
     assert class_names(make_app()) == ["cats", "dogs", "birds"]
+
+
+@pytest.mark.parametrize(
+    "names,bad",
+    [
+        ("beer,a/b", "a/b"),
+        ("beer," + "x" * 65, "x" * 65),
+        ("beer,a\x00b", "NUL"),
+        ("beer,bell\x07", "control"),
+        ("..", ".."),
+    ],
+)
+def test_configured_class_names_are_checked_at_start(make_app, names, bad):
+    with pytest.raises(ValueError, match="WEBAPP_CLASSES") as refused:
+        make_app(CLASSES=names)
+    assert bad in str(refused.value)
+    assert class_names(make_app(CLASSES="cats,dogs")) == ["cats", "dogs"]  # nothing half seeded before
+
+
+def test_configured_class_names_are_cleaned_and_repeats_skipped(make_app):
+    app = make_app(CLASSES="beer, wings,, Beer ,  hot   dogs , HOT  dogs,,")
+    assert class_names(app) == ["beer", "wings", "hot dogs"]
+    body = app.test_client().get("/api/v1/classes").get_json()
+    assert [c["key"] for c in body] == [1, 2, 3]
 
 
 def test_restart_keeps_data(make_app):
@@ -236,7 +346,7 @@ def test_healthz_shape(client):
     response = client.get("/healthz")
     assert response.status_code == 200
     body = response.get_json()
-    assert set(body) == {"status", "database", "queue", "worker"}
+    assert set(body) >= {"status", "database", "queue", "worker"}
     assert (body["status"], body["database"], body["queue"]) == ("ok", "ok", "ok")
     assert isinstance(body["worker"], str) and body["worker"] != "ok"  # no worker runs in this test
 

@@ -1,16 +1,14 @@
-"""Dataset import/export: folder layouts, `flask import`/`flask export`, GET /export.zip, round trips."""
+"""Dataset import: folder layouts, `flask import` of folders and zips (exports: tests/test_exports.py)."""
 
-import csv
 import hashlib
 import io
 import zipfile
 
 import pytest
 
-from tests.accounts import token_client
 from tests.images import class_photo, text_file
 from webapp import create_app
-from webapp.services.dataset_io import Entry, import_path, plan_entries
+from webapp.services.imports import Entry, import_path, plan_entries
 
 
 def photo(cls_index: int, i: int) -> bytes:
@@ -177,128 +175,3 @@ def test_cli_import_zip_with_new_class(runner, client, tmp_path):
 def test_cli_import_missing_path_fails(runner, tmp_path):
     result = runner.invoke(args=["import", str(tmp_path / "nope")])
     assert result.exit_code != 0
-
-
-# ---------------------------------------------------------------- export
-
-
-def labeled_store(client) -> dict[str, bytes]:
-    """Upload the article layout as a zip, plus one unlabeled and one trashed photo; returns the layout."""
-    client.post(
-        "/api/v1/photos",
-        data={"files": [(io.BytesIO(make_zip(ARTICLE_LAYOUT)), "d.zip")]},
-        content_type="multipart/form-data",
-    )
-    extra = client.post(
-        "/api/v1/photos",
-        data={"files": [(io.BytesIO(photo(3, 0)), "u.jpg"), (io.BytesIO(photo(4, 0)), "t.jpg")]},
-        content_type="multipart/form-data",
-    ).get_json()["results"]
-    trashed = extra[1]["photo"]["id"]
-    client.patch(f"/api/v1/photos/{trashed}", json={"label": "beer"})
-    client.delete(f"/api/v1/photos/{trashed}")
-    assert len(all_photos(client)) == 8
-    return ARTICLE_LAYOUT
-
-
-def check_export(names_to_bytes: dict[str, bytes], layout: dict[str, bytes]) -> None:
-    """An export holds exactly the labeled photos, byte for byte, at split/class/<name>, plus a manifest."""
-    manifest = list(csv.DictReader(io.StringIO(names_to_bytes.pop("manifest.csv").decode())))
-    wanted = {hashlib.sha256(b).hexdigest(): rel for rel, b in layout.items()}
-    got = {hashlib.sha256(b).hexdigest(): name for name, b in names_to_bytes.items()}
-    assert set(got) == set(wanted)  # no unlabeled, no trashed photo
-    for sha, name in got.items():
-        assert name.rsplit("/", 1)[0] == wanted[sha].rsplit("/", 1)[0]  # same split/class folder
-    assert {row["sha256"] for row in manifest} == set(wanted)
-    for row in manifest:
-        assert row["path"] == got[row["sha256"]]
-        assert (row["split"], row["label"]) == tuple(wanted[row["sha256"]].split("/")[:2])
-
-
-def test_cli_export_zip(runner, client, tmp_path):
-    layout = labeled_store(client)
-    target = tmp_path / "out.zip"
-    result = runner.invoke(args=["export", str(target)])
-    assert result.exit_code == 0, (result.output, result.exception)
-    assert "exported 7 labeled photos" in result.output
-    with zipfile.ZipFile(target) as zf:
-        check_export({n: zf.read(n) for n in zf.namelist()}, layout)
-    assert [p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp")] == []
-
-
-def test_cli_export_folder(runner, client, tmp_path):
-    layout = labeled_store(client)
-    target = tmp_path / "out"
-    result = runner.invoke(args=["export", str(target)])
-    assert result.exit_code == 0, (result.output, result.exception)
-    files = {p.relative_to(target).as_posix(): p.read_bytes() for p in target.rglob("*") if p.is_file()}
-    check_export(files, layout)
-
-
-def test_cli_export_refuses_a_non_empty_folder(runner, client, tmp_path):
-    labeled_store(client)
-    target = tmp_path / "busy"
-    target.mkdir()
-    (target / "keep.txt").write_text("mine")
-    result = runner.invoke(args=["export", str(target)])
-    assert result.exit_code != 0
-    assert "not empty" in result.output
-    assert sorted(p.name for p in target.iterdir()) == ["keep.txt"]
-
-
-def test_export_zip_download(client, instance_path):
-    layout = labeled_store(client)
-    before = sorted(p.name for p in instance_path.iterdir())
-    response = client.get("/export.zip")
-    data = response.get_data()
-    response.close()
-    assert response.status_code == 200 and response.mimetype == "application/zip"
-    assert "attachment" in response.headers["Content-Disposition"]
-    with zipfile.ZipFile(io.BytesIO(data)) as zf:
-        check_export({n: zf.read(n) for n in zf.namelist()}, layout)
-    assert sorted(p.name for p in instance_path.iterdir()) == before  # the temporary zip is gone
-
-
-def test_export_of_empty_store_has_only_a_manifest(client):
-    response = client.get("/export.zip")
-    data = response.get_data()
-    response.close()
-    with zipfile.ZipFile(io.BytesIO(data)) as zf:
-        assert zf.namelist() == ["manifest.csv"]
-
-
-# ---------------------------------------------------------------- round trip
-
-
-def _download_export(client) -> bytes:
-    response = client.get("/export.zip")
-    data = response.get_data()
-    response.close()
-    return data
-
-
-def test_export_then_import_keeps_labels_and_splits(client, other_app):
-    labeled_store(client)
-    data = _download_export(client)
-    other = token_client(other_app)
-    response = other.post(
-        "/api/v1/photos",
-        data={"files": [(io.BytesIO(data), "dataset.zip")]},
-        content_type="multipart/form-data",
-    )
-    assert response.status_code == 200
-    stored = [r for r in response.get_json()["results"] if r["status"] == "stored"]
-    assert len(stored) == 7
-    assert labels_and_splits(other) == expected_by_sha(ARTICLE_LAYOUT)
-
-
-def test_importing_an_export_reports_no_rejects(client, other_app):
-    # The export's own manifest.csv is part of the format: importing it back must not list it
-    # as a rejected photo.
-    labeled_store(client)
-    data = _download_export(client)
-    response = token_client(other_app).post(
-        "/api/v1/photos", data={"files": [(io.BytesIO(data), "d.zip")]}, content_type="multipart/form-data"
-    )
-    rejected = [r["filename"] for r in response.get_json()["results"] if r["status"] == "rejected"]
-    assert rejected == []

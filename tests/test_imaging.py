@@ -1,6 +1,8 @@
 """webapp.imaging: what is refused and why; how accepted photos come out (upright, right colours, bare)."""
 
 import io
+import logging
+import struct
 
 import numpy as np
 import pytest
@@ -72,6 +74,13 @@ def test_pixel_bomb_is_refused_from_the_header():
     with pytest.raises(RejectedPhoto) as info:
         open_photo(images.pixel_bomb())
     assert info.value.message == "The image is 20000 x 20000 pixels (400 MP); the limit is 100 MP"
+
+
+def test_pixel_words_never_read_as_equal():
+    # issue 8 defect 21: a 10001 x 10000 image read "(100 MP); the limit is 100 MP"
+    with pytest.raises(RejectedPhoto) as info:
+        open_photo(images.pixel_bomb(10001, 10000))
+    assert info.value.message == "The image is 10001 x 10000 pixels (100.01 MP); the limit is 100 MP"
 
 
 def test_pixel_limit_is_the_callers():
@@ -277,3 +286,36 @@ def test_model_input_squashes_the_whole_photo():
 def test_encode_png_round_trips_an_array():
     arr = np.random.default_rng(3).integers(0, 256, (16, 16, 3), dtype=np.uint8)
     assert np.array_equal(np.asarray(Image.open(io.BytesIO(imaging.encode_png(arr)))), arr)
+
+
+# ---------------------------------------------------------------- broken metadata is logged, never silent
+
+
+def _jpeg_with(**save_args) -> bytes:
+    buf = io.BytesIO()
+    Image.new("RGB", (40, 30), (128, 128, 128)).save(buf, "JPEG", **save_args)
+    return buf.getvalue()
+
+
+def test_unreadable_colour_profile_is_logged_and_the_photo_kept(caplog):
+    # issue 8 defect 12: `except Exception: pass` hid every profile failure (and any bug behind it)
+    data = _jpeg_with(icc_profile=b"\0" * 200 + b"not a profile" * 20)
+    with caplog.at_level(logging.INFO, logger="webapp.photostore.imaging"):
+        decoded = open_photo(data)
+    assert decoded.image.getpixel((5, 5))[0] in range(120, 137)  # converted plainly
+    assert any("colour profile not applied" in r.getMessage() for r in caplog.records)
+
+
+def test_unreadable_exif_orientation_is_logged_and_the_photo_kept(caplog):
+    entry = struct.pack(">HHI4s", 0x0112, 2, 4, b"abc\0")  # Orientation stored as text "abc"
+    exif = b"Exif\0\0MM\0*" + struct.pack(">IH", 8, 1) + entry + struct.pack(">I", 0)
+    with caplog.at_level(logging.INFO, logger="webapp.photostore.imaging"):
+        decoded = open_photo(_jpeg_with(exif=exif))
+    assert (decoded.width, decoded.height) == (40, 30)
+    assert any("unreadable EXIF orientation" in r.getMessage() for r in caplog.records)
+
+
+def test_metadata_errors_caught_are_named_not_everything():
+    # only what damaged metadata raises is caught; a bug (say a RuntimeError) surfaces instead of vanishing
+    assert Exception not in imaging.METADATA_ERRORS and RuntimeError not in imaging.METADATA_ERRORS
+    assert not issubclass(RuntimeError, imaging.METADATA_ERRORS)

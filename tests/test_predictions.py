@@ -6,12 +6,16 @@ answer, and a stand-in for the worker's answer).
 """
 
 import io
+import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from huey.exceptions import TaskException
 
 from tests.images import class_photo, text_file
+from tests.live import free_port
+from webapp import create_app
 from webapp.db import db
 from webapp.db.models import Photo, Prediction, TrainingRun, WorkerBeat, class_by_name
 from webapp.services import predictions as prediction_service
@@ -382,12 +386,42 @@ def test_predict_gives_up_when_the_worker_does_not_answer(app, client):
     _worker_beats(app)
     app.config["PREDICT_TIMEOUT"] = 1
     response = post_file(client, class_photo(0, 1, size=(40, 32)))
-    assert response.status_code == 503
+    assert response.status_code == 503 and response.headers["Retry-After"] == "1"
     assert "did not answer within 1 s" in response.get_json()["error"]
     huey = app.extensions["huey"]
     waiting = [t for t in huey.pending() if t.name == "predict_image"]
     assert len(waiting) == 1
     assert huey.is_revoked(waiting[0])  # a late worker will not do the work nobody waits for
+
+
+def test_predicts_over_the_limit_are_refused_at_once_leaving_threads_for_pages(app):
+    # Waiting for the worker holds a web server thread: PREDICT_CONCURRENCY may wait; the next is told to
+    # try again.
+    _worker_beats(app)
+    app.config.update(PREDICT_CONCURRENCY=1, PREDICT_TIMEOUT=3)
+    huey = app.extensions["huey"]
+    with ThreadPoolExecutor(1) as pool:
+        first = pool.submit(post_file, app.test_client(), class_photo(0, 1, size=(40, 32)))
+        deadline = time.monotonic() + 30
+        while not [t for t in huey.pending() if t.name == "predict_image"] and time.monotonic() < deadline:
+            time.sleep(0.05)  # until the first one waits for the worker
+        second = post_file(app.test_client(), class_photo(0, 2, size=(40, 32)))
+        assert not first.done()  # still waiting: the refusal did not wait for it
+        assert second.status_code == 503 and second.headers["Retry-After"] == "2"
+        assert "busy with other predictions" in second.get_json()["error"]
+        assert "did not answer" in first.result().get_json()["error"]
+    assert len([t for t in huey.pending() if t.name == "predict_image"]) == 1  # the second queued nothing
+    third = post_file(app.test_client(), class_photo(0, 3, size=(40, 32)))
+    assert "did not answer within 3 s" in third.get_json()["error"]  # the slot was given back
+
+
+def test_predict_with_the_queue_down_is_503_in_words(app_config):
+    # A Redis queue where nothing listens (refused at once; an unreachable host: the socket timeouts).
+    app = create_app({**app_config, "QUEUE_URL": f"redis://127.0.0.1:{free_port()}/0"})
+    _worker_beats(app)
+    response = post_file(app.test_client(), class_photo(0, 1, size=(40, 32)))
+    assert response.status_code == 503 and response.headers["Retry-After"] == "10"
+    assert "job queue is not available" in response.get_json()["error"]
 
 
 class FakeResult:

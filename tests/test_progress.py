@@ -286,7 +286,7 @@ def test_recover_dead_runs_fails_them_naming_the_epoch(app, client, dead_pid):
     assert "epoch 3" in dead_run["error"]
     assert dead_run["finished_at"] is not None
     stale_run = api_run(client, stale)
-    assert stale_run["status"] == "failed" and "features" in stale_run["error"]
+    assert stale_run["status"] == "failed" and "during feature computation" in stale_run["error"]
     assert api_run(client, alive)["status"] == "running"
     # A failed run no longer blocks Train, and a second recovery finds nothing.
     with app.app_context():

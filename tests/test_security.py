@@ -123,6 +123,23 @@ def test_patch_and_delete_need_the_token(client):
     )
 
 
+def test_a_form_body_is_not_read_as_no_body(app, client):
+    # The CSRF check reads form bodies (looking for csrf_token), which used up `curl -d '{'`: the view then
+    # saw an empty body and started a 5-epoch run with the defaults. A body that is not JSON is now refused.
+    from tests.test_api_runs import fake_files, insert_run, labeled
+
+    client.environ_base["HTTP_X_CSRFTOKEN"] = api_token(client)
+    labeled(client, {"beer": 3, "wings": 3})
+    run_id = insert_run(app, files=fake_files())
+    for url in ("/api/v1/runs", f"/api/v1/runs/{run_id}/pin"):
+        for body in ("{", "pinned=false", '{"pinned": false}'):
+            response = client.post(url, data=body, content_type="application/x-www-form-urlencoded")
+            assert "JSON" in assert_json_error(response, 400)
+    runs = client.get("/api/v1/runs").get_json()
+    assert [(r["id"], r["pinned"]) for r in runs] == [(run_id, False)]
+    assert client.post("/api/v1/runs", json={"epochs": 2}).status_code == 202  # JSON with the token works
+
+
 def test_reads_need_no_token(client):
     for url in ("/api/v1/classes", "/api/v1/photos", "/api/v1/dataset", "/healthz"):
         assert client.get(url).status_code == 200, url
@@ -163,6 +180,25 @@ def test_media_carries_the_headers_too(client):
     assert response.status_code == 200
     assert response.headers.get("X-Content-Type-Options") == "nosniff"
     assert "Content-Security-Policy" in response.headers
+
+
+@pytest.mark.parametrize("suffix", ["%0A", "%0D%0A", "%00", "%20", "/", "x"])
+@pytest.mark.parametrize("kind", ["thumbs", "display"])
+def test_media_names_must_be_exactly_a_sha(client, kind, suffix):
+    # "$" in a regex also matches before a trailing newline: <sha>%0A once reached the file system (500).
+    token = api_token(client)
+    form = {"files": [(io.BytesIO(phone_jpeg()), "a.jpg")]}
+    upload = client.post(
+        "/api/v1/photos", data=form, content_type="multipart/form-data", headers={"X-CSRFToken": token}
+    )
+    sha = upload.get_json()["results"][0]["photo"]["sha256"]
+    good = client.get(f"/media/{kind}/{sha}.jpg")
+    good.close()
+    assert good.status_code == 200
+    for name in (f"{sha}{suffix}", f"{sha.upper()}", f"{sha[:-1]}{suffix}"):
+        response = client.get(f"/media/{kind}/{name}.jpg", headers={"Accept": "application/json"})
+        response.close()
+        assert response.status_code == 404, name
 
 
 @pytest.mark.parametrize("url", PAGES)

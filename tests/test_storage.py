@@ -1,5 +1,6 @@
 """webapp.storage: content-addressed files, written once and atomically, nothing kept of a rejected upload."""
 
+import errno
 import io
 import os
 
@@ -7,10 +8,13 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from tests import disk as disk_module
 from tests import images
 from webapp.photostore import storage
 from webapp.photostore.imaging import RejectedPhoto
 from webapp.photostore.storage import StoreSettings
+
+small_disk = disk_module.small_disk  # the fixture
 
 
 @pytest.fixture
@@ -127,11 +131,25 @@ def test_size_limit_is_checked_first(settings):
     small = StoreSettings(root=settings.root, max_bytes=1024 * 1024)
     with pytest.raises(RejectedPhoto) as info:
         storage.store_photo(b"\x00" * (1024 * 1024 * 3 // 2), small)
-    assert info.value.message == "The file is 1.5 MB; the limit is 1 MB per photo"
+    assert info.value.message == "The file is 1.5 MiB; the limit is 1 MiB per photo"
     with pytest.raises(RejectedPhoto) as info:
         storage.store_photo(b"\x00" * (1024 * 1024 + 1), small)
-    assert info.value.message == "The file is 1.1 MB; the limit is 1 MB per photo"
+    assert info.value.message == "The file is 1.000001 MiB; the limit is 1 MiB per photo"
     assert files_under(settings.root) == []
+
+
+@pytest.mark.parametrize(
+    ("size", "limit", "words"),
+    [
+        (60 * 2**20, 50 * 2**20, "The file is 60 MiB; the limit is 50 MiB per photo"),
+        (50 * 2**20 + 1, 50 * 2**20, "The file is 50.000001 MiB; the limit is 50 MiB per photo"),
+        (int(50.46 * 2**20), 50 * 2**20, "The file is 50.5 MiB; the limit is 50 MiB per photo"),
+        (3000 * 2**20, 2048 * 2**20, "The file is 3,000 MiB; the limit is 2,048 MiB per photo"),
+    ],
+)
+def test_size_words_use_one_unit_and_never_read_as_equal(size, limit, words):
+    # issue 8 defect 21: a 60 MiB file was called "50.1 MB; the limit is 50 MB"
+    assert storage.too_large_message(size, limit) == words
 
 
 def test_pixel_limit_comes_from_settings(settings):
@@ -219,3 +237,64 @@ def test_derived_copies_decode_as_expected_pixels(settings):
     stored = storage.store_photo(images.png_rgba(), settings)
     with Image.open(io.BytesIO(storage.display_path(settings, stored.sha256).read_bytes())) as im:
         assert im.getpixel((0, 0))[0] > 245  # transparent became white
+
+
+# ---------------------------------------------------------------- staged writes and a full disk
+
+
+def test_staged_files_are_invisible_until_placed_and_discard_removes_them(settings):
+    data = images.class_photo(0, 7)
+    staged = storage.stage_photo(data, settings)
+    assert files_under(settings.root) and all(
+        f.rsplit("/", 1)[1].startswith(".tmp-") for f in files_under(settings.root)
+    )
+    assert not any(p.exists() for p in all_paths(settings, staged.photo))
+    staged.discard()
+    assert files_under(settings.root) == []
+
+
+def test_discard_after_place_removes_only_what_this_photo_created(settings):
+    keep = storage.store_photo(images.class_photo(0, 1), settings)
+    staged = storage.stage_photo(images.class_photo(0, 2), settings)
+    placed = staged.place()
+    assert sorted(placed) == sorted(all_paths(settings, staged.photo))
+    staged.discard()  # e.g. the database refused the row after the files were placed
+    assert not any(p.exists() for p in all_paths(settings, staged.photo))
+    assert all(p.exists() for p in all_paths(settings, keep))
+
+
+def test_placing_over_an_existing_file_keeps_it(settings):
+    data = images.class_photo(1, 1)
+    first = storage.store_photo(data, settings)
+    staged = storage.stage_photo(data, settings)
+    assert staged.place() == []  # nothing new: discarding now must not remove the stored photo
+    staged.discard()
+    assert all(p.exists() for p in all_paths(settings, first))
+    assert not list(settings.root.rglob(".tmp-*"))
+
+
+def _pages(n: int) -> int:
+    return -(-n // 4096) * 4096
+
+
+def test_disk_full_while_writing_leaves_nothing(small_disk, tmp_path):
+    # issue 8 defect 19: a full disk left the failed photo's copies behind (the original is written last)
+    big = images.noisy_jpeg(1200, 900, exif_orientation=None)
+    probe = StoreSettings(root=tmp_path / "probe")
+    sizes = {p.name.rsplit(".", 1)[1] + p.parent.parent.name: p.stat().st_size for p in _files(probe, big)}
+    derived = sum(_pages(n) for key, n in sizes.items() if not key.endswith("originals"))
+    assert _pages(len(big)) > 16384  # room for the copies, not for the original as well
+    disk = small_disk(2048)
+    settings = StoreSettings(root=disk / "photos")
+    earlier = storage.store_photo(images.class_photo(0, 3, size=(64, 48)), settings)
+    before = files_under(settings.root)
+    disk_module.fill(disk, leave_bytes=derived + 8192)
+    with pytest.raises(OSError) as info:
+        storage.store_photo(big, settings)
+    assert info.value.errno == errno.ENOSPC
+    assert files_under(settings.root) == before  # no temporary file, no partial set
+    assert all(p.exists() for p in all_paths(settings, earlier))
+
+
+def _files(settings, data):
+    return all_paths(settings, storage.store_photo(data, settings))

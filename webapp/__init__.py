@@ -50,7 +50,7 @@ def _init_subsystems(app: Flask) -> None:
     from webapp import cli, db, queue, services, web
 
     db.init_app(app)
+    queue.init_app(app)  # before services: they attach the bodies of the jobs they run (zip imports)
     services.init_app(app)
-    queue.init_app(app)
     web.init_app(app)
     cli.init_app(app)

@@ -6,6 +6,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 
 from webapp import create_app
 
@@ -51,12 +52,23 @@ def serve(args: argparse.Namespace) -> int:
     # Where the server listens decides which Host headers it answers and the address a phone gets.
     os.environ["WEBAPP_LISTEN_HOST"], os.environ["WEBAPP_LISTEN_PORT"] = args.host, str(args.port)
     app = create_app()  # creates the instance folder and migrates the database before the worker starts
-    worker = None if args.no_worker else _start_worker(args.workers)
-    server = create_server(app, host=args.host, port=args.port, threads=8)
+    try:  # bind first: a port in use must not leave a worker behind
+        server = create_server(app, host=args.host, port=args.port, threads=app.config["WEB_THREADS"])
+    except OSError as exc:
+        print(
+            f"Cannot listen on {args.host}:{args.port}: {exc.strerror or exc}. Is the app already running? "
+            "Stop it, or choose another port with --port.",
+            file=sys.stderr,
+            flush=True,
+        )
+        return 2
     app.config["LISTEN_PORT"] = server.effective_port
+    check_store_in_background(app)
+    worker = None
     signal.signal(signal.SIGTERM, _raise_interrupt)
-    print("\n".join(start_lines(app, args.host, server.effective_port)), flush=True)
     try:
+        worker = None if args.no_worker else _start_worker(args.workers)
+        print("\n".join(start_lines(app, args.host, server.effective_port)), flush=True)
         server.run()
     except KeyboardInterrupt:
         pass
@@ -65,6 +77,29 @@ def serve(args: argparse.Namespace) -> int:
         if worker is not None:
             _stop_worker(worker)
     return 0
+
+
+def check_store_in_background(app) -> threading.Thread:
+    """The cheap store check (no hashing) in a thread: one log line, serving starts at once."""
+
+    log = logging.getLogger("webapp.check")
+    log.setLevel(logging.INFO)  # shown even where the root logger is at WARNING (alembic.ini sets that)
+
+    def check() -> None:
+        from webapp.db import db
+        from webapp.services.check import check_store
+
+        with app.app_context():
+            try:
+                log.info("%s", check_store().summary())
+            except Exception:  # a report, never a reason not to serve
+                log.exception("the start-up store check failed")
+            finally:
+                db.session.remove()
+
+    thread = threading.Thread(target=check, name="store-check", daemon=True)
+    thread.start()
+    return thread
 
 
 def _start_worker(workers: int) -> subprocess.Popen:

@@ -11,7 +11,16 @@ from flask.cli import with_appcontext
 
 def init_app(app: Flask) -> None:
     """Register the commands."""
-    for command in (import_command, export_command, train_command, predict_command, user_group):
+    from webapp.cli_users import user_group
+
+    for command in (
+        import_command,
+        export_command,
+        train_command,
+        predict_command,
+        check_command,
+        user_group,
+    ):
         app.cli.add_command(command)
 
 
@@ -20,7 +29,7 @@ def init_app(app: Flask) -> None:
 @click.argument("path", type=click.Path(exists=True, path_type=Path))
 def import_command(path: Path) -> None:
     """Import a folder or .zip laid out as train|val|test/<class>/* or <class>/*."""
-    from webapp.services.dataset_io import import_path, summarise
+    from webapp.services.imports import import_path, summarise
 
     results = import_path(path)
     counts = summarise(results)
@@ -35,17 +44,24 @@ def import_command(path: Path) -> None:
 @click.command("export")
 @with_appcontext
 @click.argument("path", type=click.Path(path_type=Path))
-def export_command(path: Path) -> None:
+@click.option(
+    "--originals",
+    is_flag=True,
+    help="export the originals, with their metadata (GPS location included); "
+    "by default clean copies, no metadata (JPEG, up to 1280 px)",
+)
+def export_command(path: Path, originals: bool) -> None:
     """Export the labeled photos to PATH (a .zip, or a folder) with a CSV manifest."""
-    from webapp.services.dataset_io import export_folder, export_zip
+    from webapp.services.exports import CLEAN, KINDS, ORIGINALS, export_folder, export_zip
 
+    kind = ORIGINALS if originals else CLEAN
     if path.suffix.lower() == ".zip":
-        count = export_zip(path)
+        count = export_zip(path, kind)
     else:
         if path.exists() and any(path.iterdir()):
             raise click.ClickException(f"{path} is not empty; choose a new folder")
-        count = export_folder(path)
-    click.echo(f"exported {count} labeled photos to {path}")
+        count = export_folder(path, kind)
+    click.echo(f"exported {count} labeled photos ({KINDS[kind]}) to {path}")
 
 
 @click.command("train")
@@ -99,81 +115,26 @@ def predict_command(paths: tuple[Path, ...], as_csv: bool) -> None:
             click.echo(f"{path}\trejected: {result['error']}")
 
 
-@click.group("user")
-def user_group() -> None:
-    """Manage the people who can sign in, and their API tokens."""
-
-
-def _password(from_stdin: bool) -> str:
-    if from_stdin:
-        return sys.stdin.readline().rstrip("\r\n")
-    return click.prompt("Password", hide_input=True, confirmation_prompt=True)
-
-
-def _account_call(func, *args):
-    from webapp.services.errors import ServiceError
-
-    try:
-        return func(*args)
-    except ServiceError as exc:
-        raise click.ClickException(exc.message) from None
-
-
-@user_group.command("add")
+@click.command("check")
 @with_appcontext
-@click.argument("name")
-@click.option("--role", type=click.Choice(["admin", "labeler"]), default="labeler", show_default=True)
-@click.option("--password-stdin", is_flag=True, help="read the password from standard input")
-def user_add(name: str, role: str, password_stdin: bool) -> None:
-    """Add a user who signs in with NAME and a password."""
-    from webapp.services import accounts
+@click.option("--repair", is_flag=True, help="fix what can be fixed: re-derive copies, remove orphans")
+@click.option("--full", is_flag=True, help="also hash every original and open every feature file")
+@click.option(
+    "--grace",
+    type=click.FloatRange(min=0),
+    default=600,
+    show_default=True,
+    help="seconds: newer orphan files are left alone (an upload writes its files before its row)",
+)
+def check_command(repair: bool, full: bool, grace: float) -> None:
+    """Verify the photo store, cached features and model files against the database."""
+    from webapp.services.check import check_store
 
-    user = _account_call(accounts.create_user, name, _password(password_stdin), role)
-    click.echo(f"added {user.name} ({user.role})")
-
-
-@user_group.command("list")
-@with_appcontext
-def user_list() -> None:
-    """List the users."""
-    from webapp.services import accounts
-
-    for user in accounts.list_users():
-        click.echo(f"{user.name}\t{user.role}")
-
-
-@user_group.command("remove")
-@with_appcontext
-@click.argument("name")
-def user_remove(name: str) -> None:
-    """Remove a user and their API tokens."""
-    from webapp.services import accounts
-
-    _account_call(accounts.remove_user, name)
-    click.echo(f"removed {name}")
-
-
-@user_group.command("password")
-@with_appcontext
-@click.argument("name")
-@click.option("--password-stdin", is_flag=True, help="read the password from standard input")
-def user_password(name: str, password_stdin: bool) -> None:
-    """Set a user's password."""
-    from webapp.services import accounts
-
-    _account_call(accounts.set_password, name, _password(password_stdin))
-    click.echo(f"password of {name} changed")
-
-
-@user_group.command("token")
-@with_appcontext
-@click.argument("name")
-@click.option("--label", default="", help="what the token is for")
-def user_token(name: str, label: str) -> None:
-    """Print a new API token for NAME (shown once; only its hash is kept) as the last line."""
-    from webapp.services import accounts
-
-    user = _account_call(accounts.get_user, name)
-    _token, raw = _account_call(accounts.new_api_token, user, label)
-    click.echo(f"API token for {user.name} (send it as 'Authorization: Bearer <token>'):")
-    click.echo(raw)
+    report = check_store(full=full, repair=repair, grace_seconds=grace)
+    for problem in report.problems:
+        state = "repaired" if problem.repaired else "left"
+        note = f" ({problem.note})" if problem.note else ""
+        click.echo(f"{state:8}  {problem.kind}: {problem.where}{note}")
+    click.echo(report.summary())
+    if report.unfixed():
+        sys.exit(1)

@@ -51,8 +51,36 @@ function errorFrom(status, data) {
   return new ApiError(message, status, data);
 }
 
-/** Call the API: `api(path, {method, body, query, signal})`; resolves to the parsed JSON (or null). */
-export async function api(path, { method = 'GET', body, query, signal } = {}) {
+const RETRIES = 3; // a 503 with Retry-After (a busy database or worker: nothing was changed) is tried again
+const MAX_RETRY_SECONDS = 30;
+
+function retryDelay(response, attempt) {
+  if (response.status !== 503 || attempt >= RETRIES) return null;
+  const seconds = Number(response.headers.get('Retry-After'));
+  return Number.isFinite(seconds) && seconds >= 0 ? Math.min(seconds, MAX_RETRY_SECONDS) : null;
+}
+
+function wait(seconds, signal) {
+  return new Promise((resolve, reject) => {
+    const timer = window.setTimeout(resolve, seconds * 1000);
+    signal?.addEventListener('abort', () => {
+      window.clearTimeout(timer);
+      reject(new DOMException('Aborted', 'AbortError'));
+    }, { once: true });
+  });
+}
+
+async function send(path, init, query) {
+  try {
+    return await fetch(path + buildQuery(query), init);
+  } catch (err) {
+    if (err && err.name === 'AbortError') throw err;
+    throw new ApiError('Cannot reach the server. Check the connection and try again.', 0, null);
+  }
+}
+
+/** Call the API and keep the response: resolves to {data, response}; 503s with Retry-After are retried. */
+export async function request(path, { method = 'GET', body, query, signal } = {}) {
   const headers = { Accept: 'application/json' };
   const init = { method, headers, credentials: 'same-origin', signal };
   if (method !== 'GET' && method !== 'HEAD') headers['X-CSRFToken'] = csrfToken();
@@ -62,16 +90,27 @@ export async function api(path, { method = 'GET', body, query, signal } = {}) {
     headers['Content-Type'] = 'application/json';
     init.body = JSON.stringify(body);
   }
-  let response;
-  try {
-    response = await fetch(path + buildQuery(query), init);
-  } catch (err) {
-    if (err && err.name === 'AbortError') throw err;
-    throw new ApiError('Cannot reach the server. Check the connection and try again.', 0, null);
+  for (let attempt = 0; ; attempt++) {
+    const response = await send(path, init, query);
+    const data = parseJson(await response.text());
+    if (response.ok) return { data, response };
+    const delay = retryDelay(response, attempt);
+    if (delay === null) throw errorFrom(response.status, data);
+    if (attempt === 0) toast(`${errorFrom(response.status, data).message} Trying again in ${delay} s…`, 'info', delay * 1000 + 1500);
+    await wait(delay, signal);
   }
-  const data = parseJson(await response.text());
-  if (!response.ok) throw errorFrom(response.status, data);
-  return data;
+}
+
+/** Call the API: `api(path, {method, body, query, signal})`; resolves to the parsed JSON (or null). */
+export async function api(path, options = {}) {
+  return (await request(path, options)).data;
+}
+
+/** GET a paged list: {items, total} (total from the X-Total-Count header). */
+export async function getPage(path, query) {
+  const { data, response } = await request(path, { query });
+  const total = Number(response.headers.get('X-Total-Count'));
+  return { items: data || [], total: Number.isFinite(total) && total >= 0 ? total : (data || []).length };
 }
 
 export const get = (path, query) => api(path, { query });
@@ -82,30 +121,40 @@ export const del = (path, query) => api(path, { method: 'DELETE', query });
 /**
  * Upload ONE file as multipart field "files" with XMLHttpRequest (fetch has no upload progress).
  * Resolves to the JSON body ({"results": [...]}); rejects with ApiError. `onProgress(fraction)` while sending;
- * `fields`: extra form fields (e.g. {label: "beer"}), empty values left out.
+ * `fields`: extra form fields (e.g. {label: "beer"}), empty values left out. A 503 with Retry-After (busy:
+ * nothing was stored) is sent again after that pause, up to RETRIES times.
  */
 export function uploadFile(file, { onProgress, url = UPLOAD_URL, field = 'files', fields = {} } = {}) {
   return new Promise((resolve, reject) => {
-    const xhr = new XMLHttpRequest();
-    xhr.open('POST', url);
-    xhr.setRequestHeader('X-CSRFToken', csrfToken());
-    xhr.setRequestHeader('Accept', 'application/json');
-    xhr.upload.addEventListener('progress', (event) => {
-      if (onProgress && event.lengthComputable && event.total > 0) onProgress(event.loaded / event.total);
-    });
-    xhr.addEventListener('load', () => {
-      const data = parseJson(xhr.responseText);
-      if (xhr.status >= 200 && xhr.status < 300 && data) resolve(data);
-      else reject(errorFrom(xhr.status, data));
-    });
-    xhr.addEventListener('error', () =>
-      reject(new ApiError('Upload failed: the connection to the server was lost.', 0, null)),
-    );
-    xhr.addEventListener('abort', () => reject(new ApiError('Upload cancelled.', 0, null)));
-    const form = new FormData();
-    for (const [name, value] of Object.entries(fields)) if (value) form.append(name, value);
-    form.append(field, file, file.name);
-    xhr.send(form);
+    const send = (attempt) => {
+      const xhr = new XMLHttpRequest();
+      xhr.open('POST', url);
+      xhr.setRequestHeader('X-CSRFToken', csrfToken());
+      xhr.setRequestHeader('Accept', 'application/json');
+      xhr.upload.addEventListener('progress', (event) => {
+        if (onProgress && event.lengthComputable && event.total > 0) onProgress(event.loaded / event.total);
+      });
+      xhr.addEventListener('load', () => {
+        const data = parseJson(xhr.responseText);
+        if (xhr.status >= 200 && xhr.status < 300 && data) {
+          resolve(data);
+          return;
+        }
+        // Busy (503 + Retry-After: nothing was stored): send the same file again after the pause asked for.
+        const delay = retryDelay({ status: xhr.status, headers: { get: (name) => xhr.getResponseHeader(name) } }, attempt);
+        if (delay === null) reject(errorFrom(xhr.status, data));
+        else window.setTimeout(() => send(attempt + 1), delay * 1000);
+      });
+      xhr.addEventListener('error', () =>
+        reject(new ApiError('Upload failed: the connection to the server was lost.', 0, null)),
+      );
+      xhr.addEventListener('abort', () => reject(new ApiError('Upload cancelled.', 0, null)));
+      const form = new FormData();
+      for (const [name, value] of Object.entries(fields)) if (value) form.append(name, value);
+      form.append(field, file, file.name);
+      xhr.send(form);
+    };
+    send(0);
   });
 }
 

@@ -16,7 +16,9 @@ const ui = {
   done: $('label-done'), doneText: $('label-done-text'), restart: $('restart-button'),
 };
 
-const state = { ids: [], index: 0, classes: [], keys: [], undo: [], token: 0 };
+// ids: the part of the walk loaded so far; the server sends it a page at a time (`next` continues it).
+const state = { ids: [], index: 0, classes: [], keys: [], undo: [], token: 0, total: 0, next: null, list: 0, more: null };
+const MAX_START_PAGES = 50; // how far to page looking for the photo named in the URL
 const PREFETCH = 3;
 const cache = new Map(); // id -> the photo as the server last reported it
 const loading = new Map(); // id -> the GET in flight for it
@@ -179,7 +181,7 @@ function renderPhoto(photo) {
   ui.image.src = photo.display_url;
   ui.image.alt = `Photo ${photo.filename}`;
   ui.image.dataset.photoId = photo.id;
-  ui.position.textContent = `${state.index + 1} / ${state.ids.length}`;
+  ui.position.textContent = `${state.index + 1} / ${Math.max(state.total, state.ids.length)}`;
   ui.filename.textContent = `#${photo.id} · ${photo.filename}`;
   renderLabel(photo);
   renderPrediction(photo);
@@ -205,13 +207,24 @@ async function show() {
     if (token !== state.token) return;
     renderPhoto(photo);
     prefetch(state.index + 1);
+    if (state.next && state.index + PREFETCH + 1 >= state.ids.length) {
+      loadMore().then(() => prefetch(state.index + 1), () => {}); // tried again on the next move
+    }
   } catch (err) {
     if (token !== state.token) return;
     showMessage(`Could not load photo #${id}: ${err.message}`);
   }
 }
 
-function move(delta, keepStatus = false) {
+async function move(delta, keepStatus = false) {
+  if (delta > 0 && state.index + delta >= state.ids.length && state.next) {
+    try {
+      await loadMore();
+    } catch (err) {
+      setStatus(`Could not load more photos: ${err.message}`, 'error');
+      return;
+    }
+  }
   const next = Math.min(state.ids.length, Math.max(0, state.index + delta));
   if (next === state.index) return;
   state.index = next;
@@ -373,15 +386,37 @@ function onKey(event) {
   event.preventDefault();
 }
 
+/** Append the next page of the walk (one request at a time); resolves once it is in. */
+function loadMore() {
+  if (!state.next) return Promise.resolve();
+  if (!state.more) {
+    const list = state.list;
+    state.more = get('/api/v1/photos/ids', { ...filterQuery(), after: state.next }).then((data) => {
+      if (list !== state.list) return;
+      const known = new Set(state.ids);
+      state.ids.push(...data.ids.filter((id) => !known.has(id)));
+      state.next = data.next;
+    }).finally(() => {
+      if (list === state.list) state.more = null;
+    });
+  }
+  return state.more;
+}
+
 async function loadIds(startId) {
   if (!saves.queued && !failed.size) setStatus('');
-  state.ids = [];
+  Object.assign(state, { ids: [], total: 0, next: null, more: null });
+  state.list += 1;
   state.token += 1;
   cache.clear();
   loading.clear();
   try {
     const data = await get('/api/v1/photos/ids', filterQuery());
-    state.ids = (data && data.ids) || [];
+    Object.assign(state, { ids: data.ids, total: data.total, next: data.next });
+    const wanted = Number(startId);
+    for (let pages = 0; startId && !state.ids.includes(wanted) && state.next && pages < MAX_START_PAGES; pages++) {
+      await loadMore();
+    }
   } catch (err) {
     showMessage(`Could not load the photo list: ${err.message}`);
     return;

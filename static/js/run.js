@@ -155,6 +155,7 @@ function renderResults(run) {
   $('downloads').hidden = run.status !== 'succeeded';
   $('download-links').hidden = !run.has_model_files;
   $('files-deleted').hidden = Boolean(run.has_model_files);
+  renderTflite(run);
   if (!done) return;
   const m = run.metrics;
   $('test-accuracy').textContent = percent(m.accuracy, 1);
@@ -170,6 +171,40 @@ function renderResults(run) {
   } else if (!run.curves_url) {
     $('curves-image-card').hidden = true;
   }
+}
+
+const TFLITE_WORDS = {
+  none: '',
+  converting: 'Making the TFLite file (a minute or two)…',
+  ready: '',
+};
+
+/** The TFLite file is made by the worker on request: a button, then its progress, then the download. */
+function renderTflite(run) {
+  const tflite = run.tflite || { state: 'none' };
+  const files = Boolean(run.has_model_files);
+  $('download-tflite').hidden = !files || tflite.state !== 'ready';
+  $('tflite-button').hidden = !files || !['none', 'failed'].includes(tflite.state);
+  $('tflite-button').textContent = tflite.state === 'failed' ? 'Try the TFLite file again' : 'Make the TFLite file';
+  const words = tflite.state === 'failed' ? `The TFLite conversion failed: ${tflite.error || 'no reason was given'}` : TFLITE_WORDS[tflite.state] || '';
+  $('tflite-status').hidden = !files || !words;
+  $('tflite-status').textContent = words;
+  $('tflite-status').classList.toggle('error-text', tflite.state === 'failed');
+}
+
+async function makeTflite() {
+  $('tflite-button').disabled = true;
+  try {
+    render(await post(`/api/v1/runs/${runId}/tflite`, {}));
+  } catch (err) {
+    toastError(err, 'Could not make the TFLite file');
+  }
+  $('tflite-button').disabled = false;
+  poll();
+}
+
+function stillChanging(run) {
+  return ACTIVE.includes(run.status) || (run.tflite && run.tflite.state === 'converting');
 }
 
 function render(run) {
@@ -197,7 +232,7 @@ async function poll() {
     state.errors += 1;
     if (state.errors === 1 || state.errors % 10 === 0) toastError(err, 'Could not refresh the run');
   }
-  if (!state.run || ACTIVE.includes(state.run.status)) {
+  if (!state.run || stillChanging(state.run)) {
     state.timer = window.setTimeout(poll, document.hidden || state.errors ? 3000 : 1000);
   }
 }
@@ -246,9 +281,10 @@ $('curves-image').addEventListener('error', () => {
   $('curves-image-card').hidden = true;
 });
 $('cancel-button').addEventListener('click', cancelRun);
+$('tflite-button').addEventListener('click', makeTflite);
 $('pin-button').addEventListener('click', togglePin);
 $('train-again-button').addEventListener('click', trainAgain);
 document.addEventListener('visibilitychange', () => {
-  if (!document.hidden && state.run && ACTIVE.includes(state.run.status)) poll();
+  if (!document.hidden && state.run && stillChanging(state.run)) poll();
 });
 poll();

@@ -1,6 +1,6 @@
 // Train page: dataset summary, the Train button with advanced settings, and the runs comparison table.
 
-import { ApiError, del, get, post, toast, toastError } from './api.js';
+import { ApiError, del, get, getPage, post, toast, toastError } from './api.js';
 import { confirmDialog, el, formatBytes, formatDate, formatDuration, paintClass, percent, replaceChildren } from './dom.js';
 
 const $ = (id) => document.getElementById(id);
@@ -9,6 +9,8 @@ const button = $('train-button');
 const message = $('train-message');
 const ACTIVE = ['queued', 'running'];
 let pollTimer = null;
+const RUNS_PER_PAGE = 50;
+let runsPage = 1;
 
 export const runUrl = (id) => `/runs/${id}`;
 
@@ -145,20 +147,38 @@ async function deleteFiles(run) {
   loadStorage();
 }
 
+function renderPager(total) {
+  const pages = Math.max(1, Math.ceil(total / RUNS_PER_PAGE));
+  $('runs-pager').hidden = pages <= 1;
+  $('runs-newer').disabled = runsPage <= 1;
+  $('runs-older').disabled = runsPage >= pages;
+  $('runs-page-text').textContent = `Page ${runsPage} of ${pages} (${total} runs)`;
+}
+
 async function loadRuns() {
   window.clearTimeout(pollTimer);
-  let runs = [];
+  let page;
   try {
-    runs = await get('/api/v1/runs');
+    page = await getPage('/api/v1/runs', { page: runsPage, per_page: RUNS_PER_PAGE });
   } catch (err) {
     toastError(err, 'Could not load runs');
     return;
   }
-  runs.sort((a, b) => b.id - a.id);
+  if (!page.items.length && runsPage > 1) { // runs were removed meanwhile: show the last page there is
+    runsPage = Math.max(1, Math.ceil(page.total / RUNS_PER_PAGE));
+    return loadRuns();
+  }
+  const runs = page.items.sort((a, b) => b.id - a.id);
   replaceChildren($('runs-rows'), runs.map(runRow));
   $('runs-empty').hidden = runs.length > 0;
   $('runs-table').hidden = runs.length === 0;
+  renderPager(page.total);
   if (runs.some((run) => ACTIVE.includes(run.status))) pollTimer = window.setTimeout(loadRuns, 3000);
+}
+
+function turnPage(delta) {
+  runsPage = Math.max(1, runsPage + delta);
+  loadRuns();
 }
 
 async function loadStorage() {
@@ -172,6 +192,8 @@ async function loadStorage() {
 }
 
 form.addEventListener('submit', startRun);
+$('runs-newer').addEventListener('click', () => turnPage(-1));
+$('runs-older').addEventListener('click', () => turnPage(1));
 loadDataset();
 loadRuns();
 loadStorage();

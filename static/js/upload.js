@@ -1,9 +1,11 @@
 // Upload page: drop zone + file picker, one XHR per file, 3 at a time, one row per file with its outcome.
+// A large .zip is imported in the background: its row follows the import's progress, then lists its files.
 
-import { datasetChanged, patch, uploadFile } from './api.js';
+import { datasetChanged, get, patch, uploadFile } from './api.js';
 import { el, formatBytes, pageData, replaceChildren } from './dom.js';
 
 const CONCURRENCY = 3;
+const IMPORT_POLL_MS = 1000;
 const page = pageData();
 const dropzone = document.getElementById('dropzone');
 const input = document.getElementById('file-input');
@@ -20,6 +22,7 @@ const counts = { stored: 0, duplicate: 0, rejected: 0, error: 0 };
 let active = 0;
 let total = 0;
 let finished = 0;
+let importing = 0;
 
 function photoLink(id) {
   return el('a', { href: `${page.labelUrl || '/label'}?photo=${id}`, text: `photo #${id}` });
@@ -106,6 +109,50 @@ function isArchive(file, results) {
   return results.length !== 1 || /\.zip$/i.test(file.name);
 }
 
+/** An import job's per-file result in the shape of an upload result (the label was applied by the server). */
+function importResult(result) {
+  return { ...result, photo: result.photo_id ? { id: result.photo_id } : null };
+}
+
+function importProgressText(job) {
+  const { done, total: count } = job.progress || {};
+  if (job.status === 'queued') return 'Zip received; waiting for the background worker to import it…';
+  const counts = job.counts || {};
+  return `Importing: ${done || 0} of ${count || '?'} files · ${counts.stored || 0} stored, `
+    + `${counts.duplicate || 0} duplicates, ${counts.rejected || 0} rejected`;
+}
+
+/** Follow a background import until it ends, then list its files; does not hold an upload slot. */
+async function followImport(row, job) {
+  importing += 1;
+  row.dataset.status = 'importing';
+  let current = job;
+  let failures = 0;
+  while (current.status === 'queued' || current.status === 'running') {
+    setOutcome(row, 'importing', importProgressText(current));
+    const { done, total: count } = current.progress || {};
+    setProgress(row, count ? done / count : 0);
+    await new Promise((resolve) => { setTimeout(resolve, IMPORT_POLL_MS * Math.min(10, 1 + failures)); });
+    try {
+      current = await get(current.url || job.url);
+      failures = 0;
+    } catch (err) {
+      failures += 1;
+      setOutcome(row, 'importing', `${importProgressText(current)} (${err.message}; still trying)`);
+    }
+  }
+  setProgress(row, 1);
+  await showArchive(row, (current.results || []).map(importResult), '');
+  if (current.status === 'failed') {
+    row.dataset.status = 'error';
+    row.querySelector(':scope > .upload-outcome').append(
+      el('span', { class: 'error-text', text: ` · Import failed: ${current.error || 'unknown error'}` }));
+  }
+  importing -= 1;
+  updateSummary();
+  datasetChanged();
+}
+
 async function runJob({ file, row }) {
   setOutcome(row, 'uploading', 'Uploading…');
   const label = labelSelect ? labelSelect.value : '';
@@ -113,7 +160,8 @@ async function runJob({ file, row }) {
     const data = await uploadFile(file, { fields: { label }, onProgress: (fraction) => setProgress(row, fraction) });
     setProgress(row, 1);
     const results = (data && data.results) || [];
-    if (isArchive(file, results)) await showArchive(row, results, label);
+    if (data && data.import) followImport(row, data.import);
+    else if (isArchive(file, results)) await showArchive(row, results, label);
     else if (results.length) await showResult(row, results[0], label);
     else setOutcome(row, 'rejected', 'Rejected: the server returned no result for this file');
   } catch (err) {
@@ -145,8 +193,9 @@ function updateSummary() {
   if (counts.duplicate) parts.push(`${counts.duplicate} duplicate${counts.duplicate === 1 ? '' : 's'}`);
   if (counts.rejected) parts.push(`${counts.rejected} rejected`);
   if (counts.error) parts.push(`${counts.error} failed`);
+  if (importing) parts.push(`${importing} zip${importing === 1 ? '' : 's'} importing in the background`);
   summary.textContent = parts.join(' · ');
-  nextStep.hidden = !(finished === total && counts.stored > 0);
+  nextStep.hidden = !(finished === total && !importing && counts.stored > 0);
 }
 
 function pump() {
@@ -186,7 +235,7 @@ function revealResults() {
 
 function clearFinished() {
   for (const row of list.querySelectorAll(':scope > .upload-row')) {
-    if (!['queued', 'uploading', 'error'].includes(row.dataset.status)) row.remove();
+    if (!['queued', 'uploading', 'importing', 'error'].includes(row.dataset.status)) row.remove();
   }
 }
 

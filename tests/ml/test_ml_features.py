@@ -78,3 +78,36 @@ def test_ensure_features_cancel_keeps_what_is_done(tmp_path):
         )  # fmt: skip
     assert extractor.batches == [2]
     assert cache.missing(shas) == shas[2:]
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        lambda path: path.write_bytes(path.read_bytes()[:-7]),  # truncated (a full disk, a killed copy)
+        lambda path: path.write_bytes(b""),  # empty
+        lambda path: path.write_bytes(b"\x00garbage" * 40),  # not a .npy file at all
+        lambda path: np.save(path, np.zeros((2, 2), dtype=np.float64)),  # someone else's array
+    ],
+    ids=["truncated", "empty", "garbage", "wrong-dtype"],
+)
+def test_a_corrupt_feature_file_is_not_present_and_is_computed_again(tmp_path, damage):
+    cache = FeatureCache(tmp_path, "k")
+    images = {_sha(i): np.full((4, 4, 3), i, dtype=np.uint8) for i in range(3)}
+    shas = list(images)
+    assert ensure_features(cache, CountingExtractor(), shas, images.__getitem__) == 3
+    damage(cache.path(shas[1]))
+    assert not cache.has(shas[1]) and cache.get(shas[1]) is None
+    assert cache.missing(shas) == [shas[1]]
+    # The next run recomputes that one photo instead of failing with KeyError on it every time.
+    assert ensure_features(cache, CountingExtractor(), shas, images.__getitem__) == 1
+    np.testing.assert_allclose(cache.many(shas)[1], np.full(3, 2.0))
+
+
+def test_many_removes_a_file_that_went_bad_so_the_next_run_computes_it(tmp_path):
+    cache = FeatureCache(tmp_path, "k")
+    sha = _sha(1)
+    cache.put(sha, np.ones(3))
+    cache.path(sha).write_bytes(b"\x93NUMPY broken")
+    with pytest.raises(KeyError, match=sha):
+        cache.many([sha])
+    assert not cache.path(sha).exists()

@@ -4,7 +4,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKey, Integer, String, Text, select
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, deferred, mapped_column, relationship
 
 from webapp.db import db
 
@@ -67,7 +67,12 @@ class TrainingRun(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     status: Mapped[str] = mapped_column(String(12), default="queued", index=True)
     params: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # The snapshot's summary (labels, counts per class and split, warnings); polled with every run.
     dataset: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # Its per-photo items [[photo id, sha256, format, label index, split], ...]: one per labeled photo, read
+    # only by the worker that trains. Deferred, and the table's last column, so listing or polling runs never
+    # reads it (SQLite stops reading a record before it; PostgreSQL keeps it TOASTed out of line).
+    dataset_items: Mapped[list[list[Any]] | None] = deferred(mapped_column(JSON))
     progress: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     metrics: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     artifacts: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
@@ -82,6 +87,10 @@ class TrainingRun(db.Model):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # The TFLite export, converted by a worker on request: None (not asked), converting, ready or failed.
+    tflite_state: Mapped[str | None] = mapped_column(String(12))
+    tflite_error: Mapped[str | None] = mapped_column(Text)
+    tflite_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class Prediction(db.Model):
@@ -98,16 +107,25 @@ class Prediction(db.Model):
 
 def active_run() -> TrainingRun | None:
     """The run whose model answers predictions: the pinned one, else the newest that succeeded."""
+    run_id = active_run_id()
+    return db.session.get(TrainingRun, run_id) if run_id is not None else None
+
+
+def active_run_id() -> int | None:
+    """The active run's id (pinned, else the newest succeeded run with model files); reads few columns."""
     pinned = db.session.scalar(
-        select(TrainingRun).where(TrainingRun.pinned.is_(True), TrainingRun.status == "succeeded")
+        select(TrainingRun.id).where(TrainingRun.pinned.is_(True), TrainingRun.status == "succeeded").limit(1)
     )
     if pinned is not None:
         return pinned
-    newest = db.session.scalars(
-        select(TrainingRun).where(TrainingRun.status == "succeeded").order_by(TrainingRun.id.desc()).limit(20)
+    newest = db.session.execute(
+        select(TrainingRun.id, TrainingRun.artifacts)
+        .where(TrainingRun.status == "succeeded")
+        .order_by(TrainingRun.id.desc())
+        .limit(20)
     )
     # A run whose model files were deleted to free disk keeps its metrics but cannot answer any more.
-    return next((run for run in newest if (run.artifacts or {}).get("model")), None)
+    return next((run_id for run_id, files in newest if (files or {}).get("model")), None)
 
 
 def run_in_progress() -> TrainingRun | None:
@@ -138,6 +156,29 @@ class WorkerBeat(db.Model):
     name: Mapped[str] = mapped_column(String(255), primary_key=True)
     started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     beat_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+IMPORT_STATUSES = ("queued", "running", "done", "failed")
+
+
+class ImportJob(db.Model):
+    """A zip imported in the background: its progress, counts and, once done, one result per file."""
+
+    __tablename__ = "import_job"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    status: Mapped[str] = mapped_column(String(12), default="queued", index=True)
+    filename: Mapped[str] = mapped_column(String(255))
+    label: Mapped[str | None] = mapped_column(String(64))
+    path: Mapped[str] = mapped_column(String(64))  # the saved zip's name in instance/imports
+    done: Mapped[int] = mapped_column(Integer, default=0)
+    total: Mapped[int] = mapped_column(Integer, default=0)
+    counts: Mapped[dict[str, int]] = mapped_column(JSON, default=dict)
+    results: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 ROLES = ("admin", "labeler")

@@ -19,18 +19,32 @@ TFLITE_FILE = "model.tflite"
 
 
 def atomic_write(path: str | os.PathLike, write: Callable[[Path], None], suffix: str = "") -> Path:
-    """Call write(tmp_path) then rename tmp over path, so readers never see half a file."""
+    """Call write(tmp_path), flush it to disk, then rename tmp over path: readers never see half a file.
+
+    A failure (a full disk, an exception) leaves the previous file, if any, and no temp file. After kill -9
+    the temp file stays; it goes with the run's folder when the run is failed as dead.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=suffix or path.suffix)
     os.close(fd)
     try:
         write(Path(tmp))
+        _fsync(tmp)  # the bytes are on disk before the name points at them (a power cut, not only kill -9)
         os.replace(tmp, path)
+        _fsync(path.parent)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
     return path
+
+
+def _fsync(path: str | os.PathLike) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def save_model(model: keras.Model, path: str | os.PathLike) -> Path:

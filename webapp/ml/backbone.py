@@ -179,9 +179,3 @@ def get_backbone(weights_spec: str, image_size: int, backbone_dir: str | os.Path
         while len(_BACKBONES) > MAX_CACHED_BACKBONES:
             _BACKBONES.popitem(last=False)
         return _BACKBONES[key]
-
-
-def clear_backbone_cache() -> None:
-    """Forget the in-process backbones (tests; or to free memory)."""
-    with _LOCK:
-        _BACKBONES.clear()

@@ -36,15 +36,15 @@ class FeatureCache:
         return self.dir / sha[:2] / f"{sha}.npy"
 
     def has(self, sha: str) -> bool:
-        """Whether the features of this photo are stored."""
-        return self.path(sha).is_file()
+        """Whether readable features of this photo are stored; a corrupt file counts as missing.
+
+        Header, type and length are checked by mapping the file, without reading its data.
+        """
+        return _load(self.path(sha), mmap=True) is not None
 
     def get(self, sha: str) -> np.ndarray | None:
-        """The stored float16 features, or None (also for an unreadable file)."""
-        try:
-            return np.load(self.path(sha), allow_pickle=False)
-        except (OSError, ValueError):
-            return None
+        """The stored float16 features, or None (also for an unreadable or foreign file)."""
+        return _load(self.path(sha), mmap=False)
 
     def put(self, sha: str, features: np.ndarray) -> None:
         """Store one photo's features as float16 (clipped to its range)."""
@@ -70,11 +70,22 @@ class FeatureCache:
         for sha in shas:
             row = self.get(sha)
             if row is None:
+                # A file that went bad since ensure_features looked: gone, so the next run computes it.
+                self.path(sha).unlink(missing_ok=True)
                 raise KeyError(f"No cached features for photo {sha}.")
             rows.append(row)
         if not rows:
             raise ValueError("No photos given.")
         return np.stack(rows)
+
+
+def _load(path: Path, mmap: bool) -> np.ndarray | None:
+    """A float16 array stored by FeatureCache.put, or None when the file is missing, cut short or foreign."""
+    try:
+        array = np.load(path, mmap_mode="r" if mmap else None, allow_pickle=False)
+    except (OSError, ValueError, EOFError):  # missing, truncated ("mmap length ..."), not a .npy
+        return None
+    return array if array.dtype == np.float16 else None
 
 
 def ensure_features(

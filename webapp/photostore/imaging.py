@@ -12,14 +12,17 @@ from __future__ import annotations
 
 import functools
 import io
-import re
+import logging
 import struct
 from dataclasses import dataclass
 
 import numpy as np
 from PIL import Image, ImageCms
 
-from webapp.photostore.sniff import magic_name, sniff_refused_format
+from webapp.photostore.reasons import DECODER_ERRORS, decode_failure, too_many_pixels
+from webapp.photostore.sniff import sniff_refused_format
+
+log = logging.getLogger(__name__)
 
 ACCEPTED_FORMATS = ("JPEG", "PNG", "WEBP", "HEIF", "GIF")  # never "MPO": phone MPO files open through JPEG
 DEFAULT_MAX_PIXELS = 100_000_000
@@ -41,6 +44,10 @@ _TRANSPOSE = {
     7: Image.Transpose.TRANSVERSE,
     8: Image.Transpose.ROTATE_90,
 }
+
+
+# What reading a damaged EXIF block raises.
+METADATA_ERRORS = (OSError, SyntaxError, ValueError, TypeError, KeyError, IndexError, struct.error)
 
 
 class RejectedPhoto(Exception):
@@ -107,14 +114,18 @@ def open_photo(
     except RejectedPhoto:
         raise
     except Exception as exc:  # Pillow raises OSError, SyntaxError, ValueError, struct.error, EOFError, ...
-        raise RejectedPhoto(_reason(exc, data, max_pixels)) from exc
+        reason = decode_failure(exc, data, max_pixels)
+        # anything but what a damaged file raises may be our own bug: keep its trace in the log
+        if not isinstance(exc, DECODER_ERRORS):
+            log.warning("decoding a %d-byte upload raised %r; told the sender: %s", len(data), exc, reason)
+        raise RejectedPhoto(reason) from exc
 
 
 def _decode(data: bytes, max_pixels: int, need_long_side: int | None, need_min_side: int) -> DecodedPhoto:
     im = Image.open(io.BytesIO(data), formats=ACCEPTED_FORMATS)
     width, height = im.size
     if width * height > max_pixels:
-        raise RejectedPhoto(_too_many_pixels(width * height, max_pixels, im.size))
+        raise RejectedPhoto(too_many_pixels(width * height, max_pixels, im.size))
     fmt = "JPEG" if im.format == "MPO" else str(im.format)
     target = cover_size(im.size, need_long_side, need_min_side) if need_long_side else im.size
     if fmt == "JPEG" and target != im.size:
@@ -147,7 +158,8 @@ def _orientation(im: Image.Image) -> int:
     """The EXIF (or XMP) orientation; 1 when missing or unreadable (broken EXIF is not a broken photo)."""
     try:
         return int(im.getexif().get(0x0112, 1))
-    except Exception:
+    except METADATA_ERRORS as exc:
+        log.info("unreadable EXIF orientation (%r): showing the photo as stored", exc)
         return 1
 
 
@@ -189,8 +201,9 @@ def _to_srgb(im: Image.Image, icc: bytes | None) -> Image.Image:
             transform = _transform_to_srgb(icc, im.mode)
             if transform is not None:
                 return ImageCms.applyTransform(im, transform)
-        except Exception:
-            pass  # an unreadable or unusual profile never costs the photo: plain conversion below
+        except (ImageCms.PyCMSError, OSError, ValueError, TypeError) as exc:
+            # an unreadable or unusual profile never costs the photo: plain conversion below
+            log.info("colour profile not applied (%s): converting without it", exc)
     return im if im.mode == "RGB" else im.convert("RGB")
 
 
@@ -207,41 +220,6 @@ def _transform_to_srgb(icc: bytes, mode: str) -> ImageCms.ImageCmsTransform | No
 @functools.cache
 def _srgb() -> ImageCms.ImageCmsProfile:
     return ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB"))
-
-
-def _reason(exc: Exception, data: bytes, max_pixels: int) -> str:
-    """Plain words for an exception Pillow (or pillow_heif) raised on these bytes."""
-    if isinstance(exc, (Image.DecompressionBombError, Image.DecompressionBombWarning)):
-        found = re.search(r"\((\d+) pixels\)", str(exc))
-        return _too_many_pixels(int(found.group(1)) if found else None, max_pixels, _header_size(data))
-    kind = magic_name(data[:64])
-    if kind is None:
-        return "This file is not an image we can read"
-    if isinstance(exc, MemoryError):
-        return "The image is too large to decode"
-    if isinstance(exc, EOFError) or "truncated" in str(exc).lower():
-        return f"The file is damaged or incomplete (truncated {kind})"
-    return f"The file is damaged and cannot be read as a {kind}"
-
-
-def _header_size(data: bytes) -> tuple[int, int] | None:
-    """Width and height from a PNG or GIF header (for messages about images Pillow refused to open)."""
-    if data.startswith(b"\x89PNG") and data[12:16] == b"IHDR":
-        return struct.unpack(">II", data[16:24])
-    if data.startswith(b"GIF8") and len(data) >= 10:
-        return struct.unpack("<HH", data[6:10])
-    return None
-
-
-def _too_many_pixels(pixels: int | None, max_pixels: int, size: tuple[int, int] | None = None) -> str:
-    limit = f"the limit is {_mp(max_pixels)} MP"
-    if size:
-        return f"The image is {size[0]} x {size[1]} pixels ({_mp(size[0] * size[1])} MP); {limit}"
-    return f"The image is {_mp(pixels)} MP; {limit}" if pixels else f"The image is too large; {limit}"
-
-
-def _mp(pixels: int) -> str:
-    return f"{pixels / 1e6:.1f}".removesuffix(".0") if pixels < 10e6 else f"{pixels / 1e6:.0f}"
 
 
 # ---------------------------------------------------------------- derived copies

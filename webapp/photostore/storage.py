@@ -15,11 +15,10 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import math
 import os
 import re
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -27,13 +26,16 @@ from PIL import Image
 
 from webapp.photostore import imaging
 from webapp.photostore.imaging import RejectedPhoto
+from webapp.photostore.limits import too_large_message
 
 EXTENSIONS = {"JPEG": "jpg", "PNG": "png", "WEBP": "webp", "HEIF": "heic", "GIF": "gif"}
 _SHA = re.compile(r"[0-9a-f]{64}")
+TEMP_PREFIX = ".tmp-"  # files being written; a crash may leave some (the store check removes them)
 
 __all__ = [
     "EXTENSIONS",
     "RejectedPhoto",
+    "StagedPhoto",
     "StoreSettings",
     "StoredPhoto",
     "display_path",
@@ -44,8 +46,10 @@ __all__ = [
     "original_path",
     "remove_photo_files",
     "sha256_of",
+    "stage_photo",
     "store_photo",
     "thumbnail_path",
+    "too_large_message",
 ]
 
 
@@ -124,17 +128,6 @@ def _check_size(data: bytes, settings: StoreSettings) -> None:
         raise RejectedPhoto(too_large_message(len(data), settings.max_bytes))
 
 
-def too_large_message(size: int, limit: int) -> str:
-    """Plain words for a file over the per-photo size limit."""
-    return f"The file is {megabytes(size)} MB; the limit is {megabytes(limit, round_up=False)} MB per photo"
-
-
-def megabytes(n: int, round_up: bool = True) -> str:
-    """Bytes as MB (MiB) text to a tenth: sizes round up and limits down, so "over" never reads as "equal"."""
-    tenths = n / 2**20 * 10
-    return f"{(math.ceil(tenths) if round_up else math.floor(tenths)) / 10:.1f}".removesuffix(".0")
-
-
 def _decode(data: bytes, settings: StoreSettings) -> imaging.DecodedPhoto:
     """Size check, then validate and decode (JPEG draft mode sized for every derived copy)."""
     _check_size(data, settings)
@@ -152,41 +145,108 @@ def inspect_photo(data: bytes, settings: StoreSettings) -> StoredPhoto:
     return _record(data, sha256_of(data), _decode(data, settings))
 
 
-def store_photo(data: bytes, settings: StoreSettings) -> StoredPhoto:
-    """Validate, normalise and store a photo and its derived copies; raises RejectedPhoto, storing nothing."""
+@dataclass
+class StagedPhoto:
+    """A photo's files written under temporary names beside their final ones, not yet visible.
+
+    place() renames them into the store (the original last); discard() removes whatever this photo left,
+    temporary or placed. A caller that records the photo elsewhere (a database row) places the files while it
+    holds that record and discards them when recording fails, so no file outlives a failed upload.
+    """
+
+    photo: StoredPhoto
+    files: list[tuple[Path, Path]]  # (temporary, final), the original last
+    placed: list[Path] = field(default_factory=list)
+
+    def place(self) -> list[Path]:
+        """Rename every file into place; a final file that exists already is kept (same name and content)."""
+        try:
+            for tmp, final in self.files:
+                if final.exists():
+                    _unlink(tmp)
+                else:
+                    os.replace(tmp, final)
+                    self.placed.append(final)
+        except BaseException:
+            self.discard()
+            raise
+        self.files = []
+        return list(self.placed)
+
+    def discard(self) -> None:
+        """Remove the temporary files and any file place() created (missing files are fine)."""
+        for tmp, _final in self.files:
+            _unlink(tmp)
+        for path in self.placed:
+            _unlink(path)
+        self.files, self.placed = [], []
+
+
+def stage_photo(data: bytes, settings: StoreSettings) -> StagedPhoto:
+    """Validate, normalise and write a photo's files under temporary names; nothing is visible until place().
+
+    Raises RejectedPhoto (a file we will not store) or OSError (e.g. ENOSPC); either way nothing is left.
+    """
     decoded = _decode(data, settings)
     derived = imaging.derive_all(decoded.image, settings.model_size)
     sha = sha256_of(data)
     # encode everything before the first write: a failure here must not leave a partial set behind
-    files = [
+    contents = [
         (display_path(settings, sha), imaging.encode_jpeg(derived.display, imaging.DISPLAY_QUALITY)),
         (thumbnail_path(settings, sha), imaging.encode_jpeg(derived.thumbnail, imaging.THUMBNAIL_QUALITY)),
         (model_input_path(settings, sha), imaging.encode_png(derived.model_input)),
+        # the original last: a photo whose original exists is complete (load_model_input re-derives the rest)
+        (original_path(settings, sha, decoded.format), data),
     ]
-    # the original goes last: a photo whose original exists is complete (see load_model_input for the rest)
-    for path, content in [*files, (original_path(settings, sha, decoded.format), data)]:
-        _write_once(path, content)
-    return _record(data, sha, decoded)
+    staged = StagedPhoto(_record(data, sha, decoded), [])
+    try:
+        for final, content in contents:
+            staged.files.append((_write_temp(final, content), final))
+    except BaseException:
+        staged.discard()
+        raise
+    return staged
 
 
-def _write_once(path: Path, content: bytes) -> bool:
-    """Write content to path atomically unless it exists already; True when written."""
-    if path.exists():
-        return False
+def store_photo(data: bytes, settings: StoreSettings) -> StoredPhoto:
+    """Validate, normalise and store a photo and its derived copies; raises RejectedPhoto, storing nothing."""
+    staged = stage_photo(data, settings)
+    staged.place()
+    return staged.photo
+
+
+def _write_temp(path: Path, content: bytes) -> Path:
+    """Write content to a temporary file beside path (flushed to disk); returns the temporary path."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=path.suffix)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=TEMP_PREFIX, suffix=path.suffix)
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(content)
             f.flush()
             os.fsync(f.fileno())  # the bytes are on disk before the name points at them
         os.chmod(tmp, 0o644)  # mkstemp makes 0600 files; a web server reading the store needs 0644
+    except BaseException:
+        _unlink(Path(tmp))
+        raise
+    return Path(tmp)
+
+
+def _write_once(path: Path, content: bytes) -> bool:
+    """Write content to path atomically unless it exists already; True when written."""
+    if path.exists():
+        return False
+    tmp = _write_temp(path, content)
+    try:
         os.replace(tmp, path)
     except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
+        _unlink(tmp)
         raise
     return True
+
+
+def _unlink(path: Path) -> None:
+    with contextlib.suppress(FileNotFoundError):
+        path.unlink()
 
 
 # ---------------------------------------------------------------- reading and removing
@@ -223,5 +283,4 @@ def remove_photo_files(settings: StoreSettings, sha: str, fmt: str) -> None:
     if root.is_dir():
         paths += [d / sha[:2] / f"{sha}.png" for d in root.glob("model*") if d.is_dir()]
     for path in paths:
-        with contextlib.suppress(FileNotFoundError):
-            path.unlink()
+        _unlink(path)

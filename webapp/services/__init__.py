@@ -11,11 +11,14 @@ from webapp.photostore.storage import StoreSettings
 
 
 def init_app(app: Flask) -> None:
-    """Create the first-start data (the configured classes) once, whichever process starts first."""
+    """Create the first-start data (the configured classes) once; attach the jobs services run."""
     from webapp.db import db
     from webapp.db.setup import migration_lock
+    from webapp.services import import_jobs
     from webapp.services.classes import seed_classes
     from webapp.services.runs import ensure_train_lock
+
+    import_jobs.init_app(app)
 
     with app.app_context(), migration_lock(Path(app.instance_path)):
         seed_classes(app.config["CLASSES"])

@@ -1,16 +1,22 @@
 """Photo listings: filters, ordering, paging, and the active model's prediction beside each photo."""
 
+import math
 from dataclasses import dataclass
 
+from flask import current_app
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import selectinload
 
 from webapp.db import db
-from webapp.db.models import SPLITS, Photo, Prediction, active_run, class_by_name
+from webapp.db.models import SPLITS, Photo, Prediction, active_run, active_run_id, class_by_name
 from webapp.services.errors import InvalidInput
 from webapp.services.photos import MAX_PER_PAGE
 
 ORDERS = ("newest", "oldest", "uncertain")
+FLAGS = {"": False, "0": False, "false": False, "1": True, "true": True}
+MAX_PAGE = 10**7
+IDS_PER_PAGE = 1000
+MAX_IDS_PER_PAGE = 5000
 
 
 @dataclass
@@ -29,8 +35,8 @@ class PhotoFilter:
         flt = cls(
             label=args.get("label") or None,
             split=args.get("split") or None,
-            unlabeled=args.get("unlabeled") in ("1", "true"),
-            trash=args.get("trash") in ("1", "true"),
+            unlabeled=flag_arg(args, "unlabeled"),
+            trash=flag_arg(args, "trash"),
             order=args.get("order") or "newest",
         )
         if flt.split is not None and flt.split not in SPLITS:
@@ -42,18 +48,34 @@ class PhotoFilter:
 
 def page_args(args, default_per_page: int = 50) -> tuple[int, int]:
     """page (from 1) and per_page (1..200) from query arguments."""
-    try:
-        page = int(args.get("page", 1))
-        per_page = int(args.get("per_page", default_per_page))
-    except ValueError:
-        raise InvalidInput("page and per_page must be whole numbers") from None
-    if not 1 <= page <= 10**7 or not 1 <= per_page <= MAX_PER_PAGE:
-        raise InvalidInput(f"page must be 1 or more and per_page between 1 and {MAX_PER_PAGE}")
-    return page, per_page
+    return int_arg(args, "page", 1, 1, MAX_PAGE), int_arg(args, "per_page", default_per_page, 1, MAX_PER_PAGE)
+
+
+def flag_arg(args, name: str) -> bool:
+    """A yes/no query argument: 1/true or 0/false (or absent); anything else is refused with its name."""
+    value = args.get(name, "").strip().lower()
+    if value not in FLAGS:
+        raise InvalidInput(f"{name} must be 1 or 0 (true or false), not {args.get(name)!r:.40}")
+    return FLAGS[value]
+
+
+def int_arg(args, name: str, default: int, low: int, high: int) -> int:
+    """A whole-number query argument between low and high, or its default when absent."""
+    raw = args.get(name)
+    if raw is None or raw == "":
+        return default
+    valid = raw.isascii() and raw.isdigit() and len(raw) <= len(str(high))
+    if not valid or not low <= int(raw) <= high:
+        raise InvalidInput(f"{name} must be a whole number from {low:,} to {high:,}, not {raw!r:.40}")
+    return int(raw)
 
 
 def filtered(flt: PhotoFilter) -> Select:
     """A SELECT of photo ids-and-rows matching the filter, ordered."""
+    return _ordered(_matching(flt), flt.order)
+
+
+def _matching(flt: PhotoFilter) -> Select:
     query = select(Photo).where(Photo.deleted_at.is_not(None) if flt.trash else Photo.deleted_at.is_(None))
     if flt.label:
         cls = class_by_name(flt.label)
@@ -64,7 +86,7 @@ def filtered(flt: PhotoFilter) -> Select:
         query = query.where(Photo.label_id.is_(None))
     if flt.split:
         query = query.where(Photo.split == flt.split)
-    return _ordered(query, flt.order)
+    return query
 
 
 def _ordered(query: Select, order: str) -> Select:
@@ -99,10 +121,69 @@ def list_page(flt: PhotoFilter, page: int, per_page: int) -> dict:
     }
 
 
-def list_ids(flt: PhotoFilter) -> list[int]:
-    """Every matching photo id, in the listing's order (the labeling view walks these)."""
-    query = filtered(flt).with_only_columns(Photo.id)
-    return list(db.session.scalars(query))
+def list_ids(flt: PhotoFilter, after: str | None = None, limit: int = IDS_PER_PAGE) -> dict:
+    """Up to limit matching ids in the listing's order, after a cursor; `next` continues (None at the end).
+
+    A cursor, not an offset: photos that leave the filter meanwhile (labeled while walking the unlabeled
+    ones) must not make the walk skip others.
+    """
+    matching = _matching(flt)
+    total = db.session.scalar(select(func.count()).select_from(matching.subquery()))
+    run_id = active_run_id() if flt.order == "uncertain" else None
+    if run_id is None:
+        rows = _ids_by_id(matching, flt.order == "oldest", after, limit)
+        cursor = str(rows[limit - 1][0]) if len(rows) > limit else None
+    else:
+        rows = _ids_by_confidence(matching, run_id, after, limit)
+        cursor = _confidence_cursor(*rows[limit - 1]) if len(rows) > limit else None
+    return {"ids": [row[0] for row in rows[:limit]], "total": total, "next": cursor, "limit": limit}
+
+
+def ids_limit(args) -> int:
+    """The limit query argument of the ids listing (1..MAX_IDS_PER_PAGE)."""
+    return int_arg(args, "limit", current_app.config.get("IDS_PER_PAGE", IDS_PER_PAGE), 1, MAX_IDS_PER_PAGE)
+
+
+def _ids_by_id(matching: Select, ascending: bool, after: str | None, limit: int) -> list:
+    query = matching.with_only_columns(Photo.id).order_by(Photo.id if ascending else Photo.id.desc())
+    if after is not None:
+        last = _cursor_parts(after)[1]
+        query = query.where(Photo.id > last if ascending else Photo.id < last)
+    return list(db.session.execute(query.limit(limit + 1)))
+
+
+def _ids_by_confidence(matching: Select, run_id: int, after: str | None, limit: int) -> list:
+    # The "uncertain" order: least confident first, photos without a prediction last, then by id.
+    query = (
+        matching.with_only_columns(Photo.id, Prediction.confidence)
+        .outerjoin(Prediction, (Prediction.photo_id == Photo.id) & (Prediction.run_id == run_id))
+        .order_by(Prediction.confidence.is_(None), Prediction.confidence, Photo.id)
+    )
+    if after is not None:
+        conf, last = _cursor_parts(after)
+        if conf is None:
+            query = query.where(Prediction.confidence.is_(None), Photo.id > last)
+        else:
+            later = (Prediction.confidence > conf) | ((Prediction.confidence == conf) & (Photo.id > last))
+            query = query.where(Prediction.confidence.is_(None) | later)
+    return list(db.session.execute(query.limit(limit + 1)))
+
+
+def _confidence_cursor(photo_id: int, confidence: float | None) -> str:
+    return f"{'none' if confidence is None else repr(confidence)}:{photo_id}"
+
+
+def _cursor_parts(cursor: str) -> tuple[float | None, int]:
+    """(confidence or None, photo id) from "<id>" or "<confidence|none>:<id>"."""
+    conf_text, _, id_text = cursor.rpartition(":")
+    try:
+        photo_id = int(id_text)
+        conf = None if conf_text in ("", "none") else float(conf_text)
+    except ValueError:
+        raise InvalidInput("after must be the `next` value of the previous page") from None
+    if conf is not None and not math.isfinite(conf):
+        raise InvalidInput("after must be the `next` value of the previous page")
+    return conf, photo_id
 
 
 def predictions_for(photo_ids: list[int]) -> dict[int, dict]:

@@ -1,12 +1,13 @@
 """Photos: label, move between splits, trash, restore and empty the trash."""
 
-from sqlalchemy import select
+from sqlalchemy import delete, select, update
 
 from webapp.db import db
 from webapp.db.models import SPLITS, LabelClass, Photo, class_by_name, utcnow
 from webapp.photostore import storage
-from webapp.services import store_settings
+from webapp.services import instance_path, store_settings
 from webapp.services.errors import Conflict, InvalidInput, NotFound
+from webapp.services.feature_files import remove_features
 from webapp.services.splits import assign_split
 
 MAX_PER_PAGE = 200
@@ -101,25 +102,43 @@ def trash_photo(photo_id: int) -> Photo:
 
 
 def restore_photo(photo_id: int) -> Photo:
-    """Bring a photo back from the trash."""
-    photo = get_photo(photo_id)
-    photo.deleted_at = None
+    """Bring a photo back from the trash (NotFound when the trash was emptied first)."""
+    get_photo(photo_id)
+    # One UPDATE, no read-then-write: emptying the trash locks the rows it deletes, so this waits and then
+    # finds the row gone, or runs first and takes the photo out of the trash before it is emptied.
+    result = db.session.execute(
+        update(Photo)
+        .where(Photo.id == photo_id)
+        .values(deleted_at=None)
+        .execution_options(synchronize_session=False)
+    )
     db.session.commit()
-    return photo
+    if result.rowcount != 1:
+        raise NotFound(f"There is no photo {photo_id}: the trash was emptied")
+    return get_photo(photo_id)
 
 
 def empty_trash() -> int:
-    """Delete trashed photos for good (refused while a run may still read them)."""
+    """Delete trashed photos for good, with their files and cached features (refused during a run)."""
     from webapp.db.models import run_in_progress
 
     if run_in_progress() is not None:
         raise Conflict("A training run is using the photos; empty the trash when it has finished")
-    photos = list(db.session.scalars(select(Photo).where(Photo.deleted_at.is_not(None))))
-    settings = store_settings()
-    for photo in photos:
+    # Locked rows (FOR UPDATE; SQLite's writer lock does the same): a restore now waits for this
+    # transaction, and a restore committed before the read is not in the list.
+    query = select(Photo.id, Photo.sha256, Photo.format).where(Photo.deleted_at.is_not(None))
+    photos = list(db.session.execute(query.with_for_update()))
+    settings, features = store_settings(), instance_path() / "features"
+    for _id, sha, fmt in photos:
         # Files go while this transaction holds the lock, so a re-upload of the same photo cannot slip
         # between the row's deletion and the files'.
-        storage.remove_photo_files(settings, photo.sha256, photo.format)
-        db.session.delete(photo)
+        storage.remove_photo_files(settings, sha, fmt)
+        remove_features(features, sha)
+    ids = [photo_id for photo_id, _sha, _fmt in photos]
+    for start in range(0, len(ids), 500):
+        db.session.execute(
+            delete(Photo).where(Photo.id.in_(ids[start : start + 500])),
+            execution_options={"synchronize_session": False},
+        )
     db.session.commit()
-    return len(photos)
+    return len(ids)

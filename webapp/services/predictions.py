@@ -1,5 +1,8 @@
 """Predictions: a run's gallery listing, and predicting one photo through the worker."""
 
+import logging
+import threading
+
 from flask import current_app
 from huey.exceptions import HueyException, TaskException
 from sqlalchemy import Select, func, select
@@ -15,6 +18,8 @@ from webapp.services.errors import Conflict, Failed, InvalidInput, TooLarge, Una
 from webapp.services.ingest import too_large_message
 from webapp.services.photo_queries import page_args
 
+log = logging.getLogger(__name__)
+QUEUE_RETRY_AFTER = 10
 SORTS = {
     "confidence": (Prediction.confidence, Photo.id),
     "-confidence": (Prediction.confidence.desc(), Photo.id),
@@ -88,7 +93,34 @@ def predict_upload(data: bytes) -> dict:
             "No worker is running, so nothing can predict: start the app with "
             "`python -m webapp` (or a worker with `python -m webapp worker`)"
         )
-    return _wait_for(queue.job("predict_image")(image), current_app.config["PREDICT_TIMEOUT"])
+    release_database()
+    # Waiting holds one of the web server's few threads: only some may wait at once, the rest of them stay
+    # free for pages; over that, answer at once and let the client try again.
+    slots = _predict_slots()
+    if not slots.acquire(blocking=False):
+        raise Unavailable("The worker is busy with other predictions; try again in a moment", retry_after=2)
+    try:
+        return _wait_for(_enqueue(image), current_app.config["PREDICT_TIMEOUT"])
+    finally:
+        slots.release()
+
+
+def _predict_slots() -> threading.BoundedSemaphore:
+    slots = current_app.extensions.get("webapp_predict_slots")
+    if slots is None:
+        wanted = threading.BoundedSemaphore(current_app.config["PREDICT_CONCURRENCY"])
+        slots = current_app.extensions.setdefault("webapp_predict_slots", wanted)
+    return slots
+
+
+def _enqueue(image):
+    try:
+        return queue.job("predict_image")(image)
+    except Exception as exc:  # Redis down or unreachable: the socket timeouts bound how long this takes
+        log.warning("could not queue a prediction: %s", exc)
+        raise Unavailable(
+            f"The job queue is not available, so nothing can predict: {exc}", retry_after=QUEUE_RETRY_AFTER
+        ) from None
 
 
 def release_database() -> None:
@@ -97,16 +129,27 @@ def release_database() -> None:
 
 
 def _wait_for(result, timeout: int) -> dict:
-    release_database()
     try:
         answer = result.get(blocking=True, timeout=timeout)
     except TaskException as exc:
         raise Failed(f"The worker could not predict this photo: {exc.metadata.get('error')}") from None
     except HueyException:
-        result.revoke()
+        _revoke(result)
         raise Unavailable(
-            f"The worker did not answer within {timeout} s (it may be busy training); try again in a moment"
+            f"The worker did not answer within {timeout} s (it may be busy training); try again in a moment",
+            retry_after=timeout,
         ) from None
+    except Exception as exc:  # the queue went away while waiting
+        log.warning("lost the job queue while waiting for a prediction: %s", exc)
+        message = f"The job queue stopped answering, so the prediction was lost: {exc}"
+        raise Unavailable(message, retry_after=QUEUE_RETRY_AFTER) from None
     if "error" in answer:
         raise Conflict(answer["error"])
     return answer
+
+
+def _revoke(result) -> None:
+    try:
+        result.revoke()  # a late worker will not do the work nobody waits for
+    except Exception:  # best effort: the queue may be down
+        log.warning("could not revoke a prediction nobody waits for")

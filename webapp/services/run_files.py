@@ -6,7 +6,8 @@ from pathlib import Path
 from webapp.services.errors import NotFound
 from webapp.services.runs import get_run, model_dir
 
-# Download name -> (artifact key in the run row, MIME type); model.tflite is made by the worker on request.
+# Download name -> (artifact key in the run row, MIME type); model.tflite is made by a worker job on request
+# (webapp.services.model_export).
 RUN_FILES = {
     "curves.png": ("curves", "image/png"),
     "model.keras": ("model", "application/octet-stream"),
@@ -30,10 +31,6 @@ def run_file(run_id: int, name: str) -> RunFile:
     if name not in RUN_FILES:
         raise NotFound("No such file")
     key, mimetype = RUN_FILES[name]
-    if name == "model.tflite":
-        from webapp.services.model_export import ensure_tflite
-
-        ensure_tflite(run_id)
     path = model_dir(run_id) / (run.artifacts.get(key, name) if key else name)
     if not run.artifacts or not path.is_file():
         raise NotFound(f"Run {run_id} has no {name} (its files may have been deleted)")

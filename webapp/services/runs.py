@@ -1,22 +1,28 @@
 """Training runs: validate a Train request, create exactly one run, cancel, pin, free disk."""
 
-import shutil
+import threading
+import time
 from pathlib import Path
 
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 
 from webapp.db import db
-from webapp.db.models import AppSetting, Photo, TrainingRun, active_run, run_in_progress, utcnow
+from webapp.db.models import AppSetting, Photo, TrainingRun, run_in_progress
+from webapp.db.models import active_run_id as active_run_id_query
 from webapp.params import TrainParams
 from webapp.services import instance_path
 from webapp.services.dataset import imbalance
-from webapp.services.errors import Conflict, InvalidInput, NotFound, Unavailable
+from webapp.services.errors import Conflict, Failed, InvalidInput, NotFound, Unavailable
 
 USER_PARAMS = ("epochs", "batch_size", "learning_rate", "trainable_layers")
 DEFAULT_PARAMS = {name: getattr(TrainParams(), name) for name in USER_PARAMS}
 MIN_PER_CLASS = 3
+RUNS_PER_PAGE = 50
+# Walking the photo store is slow (every file is stat'ed): one figure per instance folder, kept a while.
+_storage_cache: dict[Path, tuple[float, dict[str, int]]] = {}
+_storage_lock = threading.Lock()
 
 
 def clean_params(body: dict) -> dict:
@@ -111,10 +117,12 @@ def create_run(body: dict, weights: str, image_size: int) -> TrainingRun:
     if problems:
         db.session.rollback()
         raise InvalidInput(" ".join(problems), problems=problems)
+    items = data.pop("items")
     run = TrainingRun(
         status="queued",
         params=params,
         dataset={**data, "warnings": warnings},
+        dataset_items=items,
         weights=weights,
         image_size=image_size,
         progress={"stage": "queued"},
@@ -141,23 +149,28 @@ def get_run(run_id: int) -> TrainingRun:
 
 def cancel_run(run_id: int) -> TrainingRun:
     """Cancel a queued run at once, or ask a running one to stop at its next batch."""
+    from webapp.queue import runstate
+
     _recover_dead_runs()
-    run = get_run(run_id)
-    if run.status == "queued":
-        run.status, run.finished_at = "cancelled", utcnow()
-        run.progress = {**run.progress, "stage": "cancelled"}
-        run.error = "Cancelled before it started"
-    elif run.status == "running":
-        run.cancel_requested = True
-    else:
-        raise Conflict(f"Run {run_id} has already {run.status}")
-    db.session.commit()
+    get_run(run_id)
+    # Conditional updates: a worker may claim the run between our read and our write (PostgreSQL).
+    if not (runstate.cancel_queued(run_id) or runstate.request_cancel(run_id)):
+        raise Conflict(f"Run {run_id} has already {get_run(run_id).status}")
+    return get_run(run_id)
+
+
+def _locked_run(run_id: int) -> TrainingRun:
+    """The run, read afresh and locked for this transaction (FOR UPDATE; SQLite's writer lock does it)."""
+    query = select(TrainingRun).where(TrainingRun.id == run_id).with_for_update()
+    run = db.session.scalar(query.execution_options(populate_existing=True))
+    if run is None:
+        raise NotFound(f"There is no run {run_id}")
     return run
 
 
 def pin_run(run_id: int, pinned: bool) -> TrainingRun:
     """Make a succeeded run the active model (or unpin it)."""
-    run = get_run(run_id)
+    run = _locked_run(run_id)  # pruning clears artifacts only of unpinned runs, under the same row lock
     if pinned and (run.status != "succeeded" or not run.artifacts.get("model")):
         raise Conflict("Only a finished run with its model files can be the active model")
     for other in db.session.scalars(select(TrainingRun).where(TrainingRun.pinned.is_(True))):
@@ -178,12 +191,20 @@ def model_dir(run_id: int) -> Path:
 
 def delete_run_files(run_id: int) -> TrainingRun:
     """Delete a finished run's model files to free disk; its metrics and predictions stay."""
-    run = get_run(run_id)
+    from webapp.queue import runstate
+
+    run = _locked_run(run_id)
     if run.status in ("queued", "running"):
         raise Conflict("Cancel the run before deleting its files")
-    shutil.rmtree(model_dir(run_id), ignore_errors=True)
+    try:  # one rename takes the whole folder away, or leaves it whole (and its entry) where it was
+        aside = runstate.move_aside(run_id)
+    except OSError as exc:
+        db.session.rollback()
+        raise Failed(f"The model files of run {run_id} could not be deleted: {exc.strerror or exc}") from exc
     run.artifacts, run.pinned = {}, False
     db.session.commit()
+    if aside is not None:
+        runstate.delete_tree(aside)
     return run
 
 
@@ -192,18 +213,30 @@ def disk_use(path: Path) -> int:
     return sum(f.stat().st_size for f in path.rglob("*") if f.is_file()) if path.exists() else 0
 
 
-def list_runs() -> list[TrainingRun]:
-    """Every run, newest first."""
-    return list(db.session.scalars(select(TrainingRun).order_by(TrainingRun.id.desc())))
+def list_runs(page: int = 1, per_page: int = RUNS_PER_PAGE) -> tuple[list[TrainingRun], int]:
+    """One page of runs, newest first, and how many runs there are."""
+    total = db.session.scalar(select(func.count()).select_from(TrainingRun))
+    query = select(TrainingRun).order_by(TrainingRun.id.desc()).limit(per_page).offset((page - 1) * per_page)
+    return list(db.session.scalars(query)), total
 
 
 def storage_use() -> dict[str, int]:
-    """Disk use of photos, cached features and model files."""
-    root = instance_path()
-    return {f"{name}_bytes": disk_use(root / name) for name in ("photos", "features", "models")}
+    """Disk use of photos, cached features and model files, measured at most every STORAGE_CACHE_SECONDS."""
+    root, max_age = instance_path(), current_app.config.get("STORAGE_CACHE_SECONDS", 60)
+    with _storage_lock:  # one walk at a time: concurrent pollers wait for it and share its figures
+        cached = _storage_cache.get(root)
+        if cached is None or time.monotonic() - cached[0] >= max_age:
+            figures = {f"{name}_bytes": disk_use(root / name) for name in ("photos", "features", "models")}
+            cached = _storage_cache[root] = (time.monotonic(), figures)
+    return {**cached[1], "measured_seconds_ago": round(time.monotonic() - cached[0], 1)}
+
+
+def forget_storage_use() -> None:
+    """Measure disk use again on the next call (after this process freed or wrote many files)."""
+    with _storage_lock:
+        _storage_cache.pop(instance_path(), None)
 
 
 def active_run_id() -> int | None:
     """The id of the run whose model answers predictions, if any."""
-    run = active_run()
-    return run.id if run is not None else None
+    return active_run_id_query()

@@ -18,6 +18,7 @@ def init_app(app: Flask) -> None:
     from webapp.web import (
         api_accounts,
         api_classes,
+        api_imports,
         api_photos,
         api_runs,
         auth,
@@ -30,13 +31,26 @@ def init_app(app: Flask) -> None:
     )
 
     app.url_map.converters["id"] = IdConverter
+    app.before_request(_readers_take_no_lock)  # first: signing in reads the database too
     _set_up_proxy_and_hosts(app)
     security.init_app(app)
     auth.init_app(app)
     errors.init_app(app)
-    for module in (pages, auth_pages, api_classes, api_photos, api_runs, api_accounts, media, health):
+    for module in (
+        pages,
+        auth_pages,
+        api_classes,
+        api_photos,
+        api_imports,
+        api_runs,
+        api_accounts,
+        media,
+        health,
+    ):
         app.register_blueprint(module.bp)
-    app.before_request(_readers_take_no_lock)
+    from webapp.web import admission  # uploads take a slot; reads keep the other threads
+
+    admission.init_app(app)
     app.teardown_request(_end_reading)
 
 

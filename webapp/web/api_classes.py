@@ -1,11 +1,11 @@
 """JSON API: classes and the dataset summary."""
 
-from flask import Blueprint, jsonify, request
+from flask import Blueprint, jsonify
 
 from webapp.services import classes as class_service
 from webapp.services.dataset import dataset_summary
 from webapp.web.auth import admin_only
-from webapp.web.requests import field, json_body
+from webapp.web.requests import field, json_body, query_flag
 
 bp = Blueprint("api_classes", __name__, url_prefix="/api/v1")
 CLASS_FIELDS = {
@@ -41,7 +41,7 @@ def update_class(class_id: int):
 @admin_only("delete a class")
 def delete_class(class_id: int):
     """Delete a class (with ?force=1 when it still labels photos; they become unlabeled)."""
-    unlabeled = class_service.delete_class(class_id, force=request.args.get("force") in ("1", "true"))
+    unlabeled = class_service.delete_class(class_id, force=query_flag("force"))
     return jsonify({"deleted": class_id, "unlabeled": unlabeled})
 
 

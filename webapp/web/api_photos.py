@@ -2,11 +2,23 @@
 
 from flask import Blueprint, jsonify, request
 
+from webapp.db.setup import reading
 from webapp.services import photos as photo_service
 from webapp.services.errors import InvalidInput
-from webapp.services.ingest import ingest_uploads
-from webapp.services.photo_queries import PhotoFilter, list_ids, list_page, page_args, predictions_for
+from webapp.services.failures import BUSY, DISK_FULL, ERROR
+from webapp.services.import_jobs import get_import
+from webapp.services.photo_queries import (
+    PhotoFilter,
+    ids_limit,
+    list_ids,
+    list_page,
+    page_args,
+    predictions_for,
+)
+from webapp.services.uploads import ingest_upload_batch, photos_of
+from webapp.web.api_imports import import_json
 from webapp.web.auth import admin_only
+from webapp.web.errors import RETRY_AFTER_BUSY
 from webapp.web.present import ingest_json, photo_json, photo_page_json
 from webapp.web.requests import check_text, field, json_body
 
@@ -20,17 +32,38 @@ BULK_FIELDS = {
 }
 
 
+FAILURE_STATUS = {BUSY: 503, DISK_FULL: 507, ERROR: 500}
+
+
 @bp.post("/photos")
 def upload():
-    """Store one or more files from the multipart field "files" (a .zip is expanded)."""
+    """Store one or more files from the multipart field "files"; a small .zip is expanded, a large one queued.
+
+    200 with one result per file; 202 when a zip became an import job ("import": its progress URL). When
+    every file failed for one cause of the server's (busy, disk full), that status, and nothing was stored.
+    """
     files = request.files.getlist("files")
     if not files:
         raise InvalidInput('Send the photos as multipart form data in the field "files"')
     label = check_text("label", request.form.get("label") or "") or None
-    results = ingest_uploads(files, label)
-    body = {"results": [ingest_json(r) for r in results]}
-    if len(files) == 1 and len(results) == 1 and results[0].too_large:
+    batch = ingest_upload_batch(files, label)
+    with reading():  # the reply only reads: a write lock held elsewhere must not fail what was stored
+        photos = photos_of(batch.results)
+        imports = [import_json(get_import(i)) for i in batch.imports]
+    body = {"results": [ingest_json(r, photos.get(r.photo_id)) for r in batch.results]}
+    if imports:
+        return jsonify({**body, "import": imports[0], "imports": imports}), 202
+    return _reply(body, batch.results, single=len(files) == 1)
+
+
+def _reply(body: dict, results: list, single: bool):
+    if single and len(results) == 1 and results[0].too_large:
         return jsonify({"error": results[0].error, **body}), 413
+    causes = {r.failure for r in results}
+    if results and len(causes) == 1 and all(r.retryable for r in results):  # nothing stored, one cause
+        status = FAILURE_STATUS[results[0].failure]
+        headers = {"Retry-After": str(RETRY_AFTER_BUSY)} if status == 503 else {}
+        return jsonify({"error": results[0].error, **body}), status, headers
     return jsonify(body)
 
 
@@ -43,8 +76,9 @@ def list_photos():
 
 @bp.get("/photos/ids")
 def photo_ids():
-    """All ids matching the filters, in order (for walking photos one by one)."""
-    return jsonify({"ids": list_ids(PhotoFilter.from_args(request.args))})
+    """Ids matching the filters, in order, a page at a time (?after=<next>&limit=): {ids, total, next}."""
+    flt, limit = PhotoFilter.from_args(request.args), ids_limit(request.args)
+    return jsonify(list_ids(flt, request.args.get("after") or None, limit))
 
 
 @bp.get("/photos/<id:photo_id>")

@@ -1,13 +1,15 @@
 """JSON API: training runs, their predictions, and predicting a photo that is not stored."""
 
-from flask import Blueprint, current_app, jsonify, request
+from flask import Blueprint, current_app, jsonify, request, url_for
 
 from webapp.services import runs as run_service
 from webapp.services.errors import InvalidInput
+from webapp.services.model_export import request_tflite
+from webapp.services.photo_queries import page_args
 from webapp.services.predictions import list_predictions, predict_upload
 from webapp.web.auth import admin_only
 from webapp.web.present import prediction_page_json, run_json
-from webapp.web.requests import field, json_body
+from webapp.web.requests import check_query_text, field, json_body, query_flag
 
 bp = Blueprint("api_runs", __name__, url_prefix="/api/v1")
 RUN_FIELDS = {
@@ -29,9 +31,27 @@ def start_run():
 
 @bp.get("/runs")
 def list_runs():
-    """Every run, newest first."""
+    """A page of runs, newest first (?page=&per_page=, 50 by default): a JSON list; X-Total-Count and Link
+    headers tell the rest."""
+    page, per_page = page_args(request.args, default_per_page=run_service.RUNS_PER_PAGE)
+    runs, total = run_service.list_runs(page, per_page)
     active_id = run_service.active_run_id()
-    return jsonify([run_json(r, active_id) for r in run_service.list_runs()])
+    response = jsonify([run_json(r, active_id) for r in runs])
+    response.headers["X-Total-Count"] = str(total)
+    links = _page_links(page, per_page, total)
+    if links:
+        response.headers["Link"] = links
+    return response
+
+
+def _page_links(page: int, per_page: int, total: int) -> str:
+    """RFC 8288 links to the neighbouring pages."""
+    pages = {"first": 1, "prev": page - 1, "next": page + 1, "last": max(1, -(-total // per_page))}
+    wanted = {rel: n for rel, n in pages.items() if 1 <= n <= pages["last"] and n != page}
+    return ", ".join(
+        f'<{url_for("api_runs.list_runs", page=n, per_page=per_page)}>; rel="{rel}"'
+        for rel, n in wanted.items()
+    )
 
 
 @bp.get("/runs/<id:run_id>")
@@ -59,12 +79,24 @@ def pin_run(run_id: int):
 @admin_only("delete a run's files")
 def delete_run_files(run_id: int):
     """Delete a run's model files (its metrics stay)."""
-    return jsonify(run_json(run_service.delete_run_files(run_id)))
+    run = run_service.delete_run_files(run_id)
+    run_service.forget_storage_use()  # the train page shows the freed space at once
+    return jsonify(run_json(run))
+
+
+@bp.post("/runs/<id:run_id>/tflite")
+def make_tflite(run_id: int):
+    """Have a worker convert the run's model to TFLite (202 with the run; its "tflite" tells the progress)."""
+    json_body({}, required=False)
+    return jsonify(run_json(request_tflite(run_id))), 202
 
 
 @bp.get("/runs/<id:run_id>/predictions")
 def predictions(run_id: int):
     """A run's predictions, filtered and sorted."""
+    check_query_text()
+    for flag in ("wrong", "unlabeled"):
+        query_flag(flag)  # garbage is refused with the flag's name, not read as "no"
     return jsonify(prediction_page_json(list_predictions(run_service.get_run(run_id), request.args)))
 
 

@@ -26,9 +26,12 @@ STATUS = {
     errors.Unavailable: 503,
 }
 RETRY_AFTER_BUSY = 5
-DISK_FULL = "The disk holding the app's data is full: free some space (or delete old runs' model files)"
-# What SQLite and PostgreSQL say when a lock could not be had in time (the only 503s of a database).
+DISK_FULL = "The disk is full: free some space (deleting old runs' model files helps), then try again"
+# A lock not had in time is the only database error worth retrying (503): SQLite's SQLITE_BUSY/SQLITE_LOCKED,
+# PostgreSQL's lock_not_available and deadlock_detected. The words are a fallback for drivers without codes.
+LOCK_SQLSTATES = ("55P03", "40P01")
 LOCK_TIMEOUT_WORDS = ("database is locked", "lock timeout", "could not obtain lock", "deadlock detected")
+DISK_FULL_SQLSTATES = ("53100",)  # disk_full
 DISK_FULL_WORDS = ("database or disk is full", "no space left on device", "could not extend file")
 
 
@@ -81,23 +84,41 @@ def _too_large(_exc):
 
 
 def _database_error(exc: OperationalError):
-    db.session.rollback()
-    words = str(exc.orig if exc.orig is not None else exc).lower()
-    if any(w in words for w in LOCK_TIMEOUT_WORDS):
-        log.warning("database lock timeout: %s", words)
+    _rollback()
+    trouble, cause = database_trouble(exc)
+    if trouble == "lock":
+        log.warning("database lock timeout: %s", cause)
         return error_response(
             "The database is busy; nothing was changed. Try again in a moment.", 503, RETRY_AFTER_BUSY
         )
-    if any(w in words for w in DISK_FULL_WORDS):
-        log.error("database write failed, disk full: %s", words)
-        return error_response(f"{DISK_FULL}; nothing was changed.", 507)
-    log.exception("database error")
+    if trouble == "disk full":
+        log.error("database write failed, the disk is full: %s", cause)
+        return error_response(f"{DISK_FULL}. Nothing was changed.", 507)
+    log.error("database error: %s", cause, exc_info=exc)
     return error_response("The database reported an error; the details are in the server's log", 500)
+
+
+def database_trouble(exc: OperationalError) -> tuple[str, str]:
+    """("lock" | "disk full" | "other", the driver's words) for a database error."""
+    orig = exc.orig if exc.orig is not None else exc
+    cause = str(orig).strip()
+    code = getattr(orig, "sqlite_errorname", "") or ""  # SQLITE_BUSY, SQLITE_FULL, ... (Python 3.11+)
+    state = getattr(orig, "sqlstate", None)  # psycopg
+    words = cause.lower()
+    if code.startswith(("SQLITE_BUSY", "SQLITE_LOCKED")) or state in LOCK_SQLSTATES:
+        return "lock", cause
+    if code.startswith("SQLITE_FULL") or state in DISK_FULL_SQLSTATES:
+        return "disk full", cause
+    if any(w in words for w in LOCK_TIMEOUT_WORDS):
+        return "lock", cause
+    if any(w in words for w in DISK_FULL_WORDS):
+        return "disk full", cause
+    return "other", cause
 
 
 def _os_error(exc: OSError):
     if exc.errno in (errno.ENOSPC, errno.EDQUOT):
-        db.session.rollback()
+        _rollback()
         log.error("disk full: %s", exc)
         return error_response(DISK_FULL, 507)
     return _unexpected_error(exc)
@@ -108,6 +129,14 @@ def _http_error(exc: HTTPException):
 
 
 def _unexpected_error(exc: Exception):
-    db.session.rollback()
+    _rollback()
     log.exception("unexpected error", exc_info=exc)
     return error_response("Something went wrong on the server; the details are in its log", 500)
+
+
+def _rollback() -> None:
+    # The reply must come even when the database itself is what failed (a lost connection cannot roll back).
+    try:
+        db.session.rollback()
+    except Exception:
+        log.exception("rolling back after an error failed too")

@@ -9,6 +9,7 @@ bp = Blueprint("health", __name__)
 
 @bp.get("/healthz")
 def healthz():
-    """Status of the database, the queue and the workers (503 when the database does not answer)."""
+    """Status of the database, the queue, the workers and free disk (503 when the database does not answer;
+    "degraded", still 200, when the disk is nearly full)."""
     body = health()
-    return jsonify(body), 200 if body["status"] == "ok" else 503
+    return jsonify(body), 503 if body["status"] == "error" else 200

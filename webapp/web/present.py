@@ -4,6 +4,7 @@ from flask import url_for
 
 from webapp.db.models import Photo, Prediction, TrainingRun, iso
 from webapp.services.ingest import IngestResult
+from webapp.services.model_export import TFLITE_FILE, tflite_state
 from webapp.services.runs import active_run_id
 
 
@@ -30,14 +31,15 @@ def photo_page_json(page: dict) -> dict:
     return {**page, "photos": [photo_json(photo, pred) for photo, pred in page["photos"]]}
 
 
-def ingest_json(result: IngestResult) -> dict:
-    """One file's upload outcome."""
+def ingest_json(result: IngestResult, photo: Photo | None = None) -> dict:
+    """One file's upload outcome (photo: the stored or duplicated photo, read for the reply)."""
     return {
         "filename": result.filename,
         "status": result.status,
-        "photo": photo_json(result.photo) if result.photo is not None else None,
+        "photo": photo_json(photo) if photo is not None else None,
         "error": result.error,
         "duplicate_of": result.duplicate_of,
+        "retryable": result.retryable,
     }
 
 
@@ -74,6 +76,7 @@ def run_json(run: TrainingRun, active_id: int | None = None) -> dict:
         "model_bytes": files.get("bytes", 0),
         "timings": run.timings,
         "cancel_requested": run.cancel_requested,
+        "tflite": {**tflite_state(run), "url": url_for("pages.run_file", run_id=run.id, name=TFLITE_FILE)},
     }
 
 

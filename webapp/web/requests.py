@@ -2,6 +2,7 @@
 
 Malformed JSON, a body that is not an object, deep nesting, lone surrogates, NUL characters, unknown fields
 and wrongly typed values are refused here, before any service runs; services check meanings (ranges, names).
+Query-string numbers and flags are read by webapp.services.photo_queries (services take the query arguments).
 """
 
 import json
@@ -11,9 +12,11 @@ from typing import Any
 
 from flask import request
 
-from webapp.services.errors import InvalidInput
+from webapp.services.errors import InvalidInput, TooLarge
+from webapp.services.photo_queries import flag_arg
 
 MAX_DEPTH = 32
+MAX_JSON_BYTES = 1024 * 1024  # a bulk request of 10,000 ids is about 70 KB
 
 
 @dataclass(frozen=True)
@@ -32,16 +35,16 @@ def field(*kinds: str, items: str | None = None, max_items: int | None = None) -
 
 def json_body(spec: dict[str, Field], required: bool = True) -> dict[str, Any]:
     """The request's JSON object checked against spec; {} for an empty body when not required."""
-    raw = request.get_data(cache=True)
+    raw = _raw_json()
     if not raw.strip():
         if required:
             raise InvalidInput("Send a JSON object in the body (Content-Type: application/json)")
         return {}
-    if not request.is_json:
-        raise InvalidInput("Send the body as JSON with Content-Type: application/json")
     body = _decode(raw)
     if not isinstance(body, dict):
         raise InvalidInput(f"The body must be a JSON object, not {_kind(body)}")
+    for name in body:
+        check_text("a field name", name)
     unknown = sorted(set(body) - set(spec))
     if unknown:
         known = ", ".join(sorted(spec))
@@ -49,6 +52,33 @@ def json_body(spec: dict[str, Field], required: bool = True) -> dict[str, Any]:
     for name, value in body.items():
         _check(name, value, spec[name])
     return body
+
+
+def check_query_text() -> None:
+    """Refuse query arguments a database cannot compare with (NUL: PostgreSQL refuses the statement)."""
+    for name, value in request.args.items(multi=True):
+        check_text(name[:40], value)
+
+
+def query_flag(name: str) -> bool:
+    """A yes/no query parameter (1, true, 0, false or absent); anything else is refused with its name."""
+    return flag_arg(request.args, name)
+
+
+def _raw_json() -> bytes:
+    # The content type is checked before the body is read: a form body (curl -d '{') may already have been
+    # parsed away by the CSRF check, and would then look like an empty body and mean "all defaults".
+    declared = request.content_length or 0
+    if declared > MAX_JSON_BYTES:
+        raise TooLarge(f"A JSON body can be at most {MAX_JSON_BYTES // 1024} KB")
+    if not request.is_json:
+        if declared or request.form or request.files or request.get_data(cache=True).strip():
+            raise InvalidInput("Send the body as JSON with Content-Type: application/json")
+        return b""
+    raw = request.get_data(cache=True)
+    if len(raw) > MAX_JSON_BYTES:
+        raise TooLarge(f"A JSON body can be at most {MAX_JSON_BYTES // 1024} KB")
+    return raw
 
 
 def _decode(raw: bytes) -> Any:
@@ -70,6 +100,8 @@ def _no_constant(name: str):
 
 def _nesting(text: str) -> int:
     # A cheap upper bound (brackets inside strings count too) that stops a RecursionError before parsing.
+    if text.count("[") + text.count("{") <= MAX_DEPTH:
+        return 0
     depth = deepest = 0
     for char in text:
         if char in "[{":

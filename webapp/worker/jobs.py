@@ -4,16 +4,18 @@ webapp.ml (TensorFlow) is imported inside the functions: the consumer's parent p
 must not load TensorFlow before it does.
 """
 
+import errno
 import logging
-import os
-import socket
 
 from flask import current_app
 
 from webapp.db import db
-from webapp.db.models import TrainingRun, utcnow
-from webapp.queue.runstate import mark_finished
-from webapp.worker.model_files import export_tflite, prune_model_files
+from webapp.db.models import TrainingRun
+from webapp.queue import runstate
+from webapp.queue.heartbeat import worker_name
+from webapp.queue.runstate import RunClosed, discard_run_files, mark_finished, update_running
+from webapp.worker.exports import tflite_job
+from webapp.worker.model_files import prune_model_files
 from webapp.worker.paths import image_loader, instance_path
 from webapp.worker.predicting import (
     live_photos,
@@ -35,16 +37,11 @@ def warm_up() -> None:
         log.exception("warm-up import failed")
 
 
-def _claim(run_id: int) -> TrainingRun | None:
-    run = db.session.get(TrainingRun, run_id)
-    if run is None or run.status != "queued":
-        db.session.rollback()
+def claim_run(run_id: int) -> TrainingRun | None:
+    """Take a queued run for this worker process; None when it was cancelled or taken meanwhile."""
+    if not runstate.claim(run_id, worker_name()):
         return None
-    run.status, run.started_at, run.heartbeat_at = "running", utcnow(), utcnow()
-    run.worker = f"{socket.gethostname()}:{os.getpid()}"
-    run.progress = {**(run.progress or {}), "stage": "starting"}
-    db.session.commit()
-    return run
+    return db.session.get(TrainingRun, run_id)
 
 
 def build_job(run: TrainingRun):
@@ -52,7 +49,7 @@ def build_job(run: TrainingRun):
     from webapp.ml.pipeline import TrainingJob
     from webapp.params import TrainParams
 
-    items = run.dataset["items"]
+    items = run.dataset_items or []
     return TrainingJob(
         weights_spec=run.weights,
         image_size=run.image_size,
@@ -68,31 +65,77 @@ def build_job(run: TrainingRun):
 
 def train_run(run_id: int) -> None:
     """Train one run end to end; the run row ends succeeded, failed or cancelled whatever happens."""
-    from webapp.ml.errors import TrainingCancelled, WeightsUnavailable
-
-    run = _claim(run_id)
+    run = claim_run(run_id)
     if run is None:
         return
     progress = RunProgress(run_id)
     status, error = "failed", "The worker stopped unexpectedly; press Train to start again"
     try:
-        _train(run, progress)
-        status, error = "succeeded", None
-        prune_model_files(run_id, current_app.config["KEEP_MODEL_RUNS"])
-        error = _store_predictions(run_id, progress)
-    except TrainingCancelled:
-        status, error = "cancelled", f"Cancelled by the user during {progress.where()}"
-    except WeightsUnavailable as exc:
-        error = str(exc)
-    except Exception as exc:
-        log.exception("training run %s failed", run_id)
-        error = f"Training failed during {progress.where()}: {exc}"
+        status, error = _attempt(run, progress)
     except BaseException:
         error = f"The worker was stopped during {progress.where()}; press Train to start again"
         raise
     finally:
         db.session.rollback()
-        mark_finished(run_id, status, error)
+        _close(run_id, status, error)
+
+
+def _attempt(run: TrainingRun, progress: RunProgress) -> tuple[str, str | None]:
+    """(status, error) of a run that ended normally: trained, cancelled or failed in plain words."""
+    from webapp.ml.errors import TrainingCancelled, WeightsUnavailable
+
+    run_id = run.id
+    try:
+        _train(run, progress)
+        return "succeeded", _store_predictions(run_id, progress)
+    except TrainingCancelled:
+        return "cancelled", f"Cancelled by the user during {progress.where()}"
+    except WeightsUnavailable as exc:
+        return "failed", str(exc)
+    except RunClosed as exc:
+        log.warning("training run %s stopped: %s", run_id, exc)
+        return "failed", str(exc)
+    except Exception as exc:
+        log.exception("training run %s failed", run_id)
+        return "failed", failure_words(exc, progress.where())
+
+
+def failure_words(exc: BaseException, where: str) -> str:
+    """The run's error for an unexpected exception, in words a person can act on."""
+    if _disk_full(exc):
+        return (
+            f"Training failed during {where}: the disk is full. Free some space (delete the model files "
+            "of old runs), then press Train again"
+        )
+    return f"Training failed during {where}: {exc}"
+
+
+def _disk_full(exc: BaseException | None) -> bool:
+    for _ in range(10):  # the OSError may be wrapped by Keras or h5py
+        if exc is None:
+            return False
+        if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
+            return True
+        if "No space left on device" in str(exc):
+            return True
+        exc = exc.__cause__ or exc.__context__
+    return False
+
+
+def _close(run_id: int, status: str, error: str | None) -> None:
+    """Record how the run ended, then tidy files; nothing after the record changes its status or error."""
+    if not mark_finished(run_id, status, error):
+        # Another process failed it as dead meanwhile: that verdict stands; what we wrote since goes.
+        log.warning("run %s was closed elsewhere before it %s; its files are removed", run_id, status)
+        discard_run_files(run_id)
+    elif status != "succeeded":
+        discard_run_files(run_id)  # half-written model files of a failed or cancelled run
+    else:
+        try:
+            prune_model_files(run_id, current_app.config["KEEP_MODEL_RUNS"])
+        except Exception:
+            db.session.rollback()
+            log.exception("pruning old model files after run %s failed; they stay", run_id)
 
 
 def _train(run: TrainingRun, progress: RunProgress):
@@ -101,12 +144,13 @@ def _train(run: TrainingRun, progress: RunProgress):
     run_id, job = run.id, build_job(run)
     db.session.rollback()  # nothing stays locked while the backbone loads and features compute
     result = run_training(job, progress)
-    run = db.session.get(TrainingRun, run_id)
-    run.metrics = result.metrics
-    run.artifacts = _artifacts(result)
-    run.timings = {**result.timings, "features_computed": result.features_computed}
-    run.progress = {**run.progress, "history": result.history}
-    db.session.commit()
+    update_running(
+        run_id,
+        metrics=result.metrics,
+        artifacts=_artifacts(result),
+        timings={**result.timings, "features_computed": result.features_computed},
+        progress={**progress.state, "history": result.history},
+    )
     return result
 
 
@@ -147,5 +191,5 @@ BODIES = {
     "process_new_photos": process_new_photos,
     "predict_image": predict_image,
     "predict_run": predict_run,
-    "export_tflite": export_tflite,
+    "export_tflite": tflite_job,
 }

@@ -5,11 +5,16 @@ import logging
 from flask import current_app
 from sqlalchemy import delete, select
 
+from webapp import queue
 from webapp.db import db
 from webapp.db.models import Photo, Prediction, TrainingRun, active_run
 from webapp.worker.paths import image_loader, instance_path
 
 log = logging.getLogger(__name__)
+# Photos per round of process_new_photos: a Train waits for at most one round (~10 s at 224 px on 2 cores).
+ROUND = 64
+# The id of the newest photo whose features a round computed (kept in the queue's key-value store).
+NEW_PHOTOS_MARK = "webapp.new_photos.mark"
 
 
 def predict_photos(run: TrainingRun, photos: list, keep_alive=None) -> int:
@@ -65,15 +70,76 @@ def predict_run(run_id: int) -> int:
     return predict_photos(run, live_photos()) if run else 0
 
 
-def process_new_photos(photo_ids: list[int]) -> None:
-    """Compute the cached features of new photos and let the active model predict them."""
+def process_new_photos(photo_ids: list[int] | None = None) -> int:
+    """One round of background work on stored photos: features of new ones, the active model's predictions.
+
+    Coalesced (webapp.queue.enqueue_new_photos): one round at a time takes up to ROUND photos, whichever
+    uploads stored them, then queues the next round if work is left. Between rounds a Train (higher
+    priority) runs first. photo_ids is ignored (jobs queued by older versions carry it).
+    """
+    queue_huey = queue.huey()
+    if not queue.new_photos_begin(queue_huey):
+        return 0  # another round is working; it looks for new photos again when it ends
+    more = False
+    try:
+        done, more = _one_round()
+    finally:
+        queue.new_photos_end(queue_huey, more)
+    return done
+
+
+def _one_round() -> tuple[int, bool]:
+    """(photos handled, whether more are waiting)."""
+    queue_huey = queue.huey()
+    mark = queue_huey.get(NEW_PHOTOS_MARK, peek=True) or 0
+    fresh = list(
+        db.session.execute(
+            select(Photo.id, Photo.sha256, Photo.format)
+            .where(Photo.deleted_at.is_(None), Photo.id > mark)
+            .order_by(Photo.id)
+            .limit(ROUND)
+        )
+    )
+    _one_by_one_on_failure(_precompute, fresh)
+    if fresh:
+        queue_huey.put(NEW_PHOTOS_MARK, fresh[-1][0])
+    run = active_run()
+    if run is None or run.image_size != current_app.config["IMAGE_SIZE"]:
+        db.session.rollback()
+        return len(fresh), len(fresh) == ROUND
+    photos = _unpredicted(run.id)
+    predicted = _one_by_one_on_failure(lambda some: predict_photos(run, some), photos)
+    # Photos that fail every time (a missing original, say) must not keep rounds coming for ever.
+    return len(fresh) + predicted, len(fresh) == ROUND or (len(photos) == ROUND and predicted > 0)
+
+
+def _one_by_one_on_failure(work, photos: list) -> int:
+    """work(photos), or when that fails, work([photo]) for each (one bad photo must not stop the rest)."""
+    try:
+        work(photos)
+        return len(photos)
+    except Exception:
+        log.exception("background work on %s photo(s) failed; trying them one by one", len(photos))
+        db.session.rollback()
+    done = 0
+    for photo in photos if len(photos) > 1 else ():
+        try:
+            work([photo])
+            done += 1
+        except Exception as exc:
+            db.session.rollback()
+            log.warning("photo %s: background work failed: %s", photo[0], exc)
+    return done
+
+
+def _precompute(photos: list) -> None:
+    """Cache the default-cut features of these photos ahead of the next Train."""
     from webapp.ml.errors import MLError
     from webapp.ml.pipeline import precompute_features
 
-    photos = live_photos(photo_ids)
-    run = active_run()
-    run_size = run.image_size if run is not None else None
-    db.session.rollback()
+    db.session.rollback()  # no transaction stays open through the slow part
+    if not photos:
+        return
     cfg = current_app.config
     loader = image_loader({sha: fmt for _id, sha, fmt in photos}, cfg["IMAGE_SIZE"])
     try:
@@ -87,8 +153,20 @@ def process_new_photos(photo_ids: list[int]) -> None:
         )
     except MLError as exc:  # e.g. no weights yet: Train will say so clearly
         log.warning("features not computed for new photos: %s", exc)
-    if run is not None and run_size == cfg["IMAGE_SIZE"]:
-        predict_photos(db.session.get(TrainingRun, run.id), photos)
+
+
+def _unpredicted(run_id: int) -> list:
+    """Up to ROUND live photos the run has not predicted yet, newest first."""
+    predicted = select(Prediction.photo_id).where(
+        Prediction.run_id == run_id, Prediction.photo_id == Photo.id
+    )
+    query = (
+        select(Photo.id, Photo.sha256, Photo.format)
+        .where(Photo.deleted_at.is_(None), ~predicted.exists())
+        .order_by(Photo.id.desc())
+        .limit(ROUND)
+    )
+    return list(db.session.execute(query))
 
 
 def predict_image(image) -> dict:

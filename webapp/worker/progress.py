@@ -1,4 +1,7 @@
-"""Live progress of a training run, written to its row in short transactions, with a heartbeat."""
+"""Live progress of a training run, written to its row in short transactions, with a heartbeat.
+
+Each write is conditional on the run still running (webapp.queue.runstate.update_running).
+"""
 
 import time
 
@@ -6,6 +9,7 @@ from sqlalchemy import select
 
 from webapp.db import db
 from webapp.db.models import TrainingRun, utcnow
+from webapp.queue.runstate import update_running, where_stopped
 
 WRITE_EVERY = 0.5  # seconds between progress writes; the page polls about once a second
 CHECK_CANCEL_EVERY = 0.5
@@ -34,11 +38,7 @@ class RunProgress:
 
     def where(self) -> str:
         """Where the run is, in words ("epoch 3", "feature computation")."""
-        if self.state["stage"] == "training" and self.state["epoch"]:
-            return f"epoch {self.state['epoch']}"
-        return {"features": "feature computation", "starting": "start-up"}.get(
-            self.state["stage"], self.state["stage"]
-        )
+        return where_stopped(self.state)
 
     def stage(self, name: str) -> None:
         """A new stage begins (features, training, evaluating, saving)."""
@@ -87,7 +87,5 @@ class RunProgress:
         if not force and now - self._last_write < WRITE_EVERY:
             return
         self._last_write = now
-        run = db.session.get(TrainingRun, self.run_id)
-        run.progress = dict(self.state)
-        run.heartbeat_at = utcnow()
-        db.session.commit()
+        # Only while the run is still running: RunClosed stops a worker whose run was failed as dead.
+        update_running(self.run_id, progress=dict(self.state), heartbeat_at=utcnow())

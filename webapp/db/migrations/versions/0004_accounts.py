@@ -1,14 +1,14 @@
 """accounts: users, API tokens, one-time sign-in links
 
 Revision ID: 0004
-Revises: 0001 (re-pointed to the newest revision when the branches meet)
+Revises: 0003_run_items_and_tflite
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0004"
-down_revision = "0001"
+down_revision = "0003_run_items_and_tflite"
 branch_labels = None
 depends_on = None
 
