@@ -7,6 +7,7 @@ from urllib.parse import urlencode
 
 import pytest
 
+from tests.accounts import token_client
 from tests.images import class_photo
 from tests.test_scale_out import pg_url  # noqa: F401 (a fixture)
 
@@ -402,7 +403,7 @@ def test_rename_carries_into_runs_on_postgresql(pg_url, app_config):  # noqa: F8
 
     app = create_app({**app_config, "DATABASE_URL": pg_url})
     try:
-        test_rename_carries_into_run_metrics_predictions_and_files(app, app.test_client())
+        test_rename_carries_into_run_metrics_predictions_and_files(app, token_client(app))
     finally:
         with app.app_context():
             db.session.remove()

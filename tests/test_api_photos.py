@@ -277,7 +277,7 @@ def test_too_large_message_says_the_file_is_over_the_limit(make_app):
 
 def test_too_large_message_tells_the_true_size(make_app):
     # issue 8 defect 21: a 60 MiB file was called "50.1 MB" (the bytes read up to the limit, plus one)
-    client = make_app(MAX_UPLOAD_BYTES=2**20).test_client()
+    client = token_client(make_app(MAX_UPLOAD_BYTES=2**20))
     body = b"\xff\xd8\xff" + b"\0" * (3 * 2**20 - 3)
     error = assert_json_error(upload(client, (body, "big.jpg")), 413)
     assert error == "The file is 3 MiB; the limit is 1 MiB per photo"
@@ -286,7 +286,7 @@ def test_too_large_message_tells_the_true_size(make_app):
 @pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")  # parsing stopped mid-way
 def test_too_many_files_names_the_file_count_limit(make_app, instance_path):
     # issue 8 defect 21: 10,001 tiny files in a 300 KB request got "the limit is 2048 MB per request"
-    client = make_app(MAX_FORM_PARTS=50).test_client()
+    client = token_client(make_app(MAX_FORM_PARTS=50))
     files = [(b"x", f"{i}.jpg") for i in range(51)]
     error = assert_json_error(upload(client, *files), 413)
     assert error.startswith("The upload has more than 50 files; the limit is 50 files per request"), error
@@ -297,7 +297,7 @@ def test_too_many_files_names_the_file_count_limit(make_app, instance_path):
 # Werkzeug stops parsing mid-upload and leaves its spooled temporary file for the garbage collector.
 @pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
 def test_request_over_the_size_limit_names_its_size(make_app):
-    client = make_app(MAX_ZIP_BYTES=100_000).test_client()
+    client = token_client(make_app(MAX_ZIP_BYTES=100_000))
     error = assert_json_error(upload(client, (noisy_jpeg(800, 600, exif_orientation=None), "big.jpg")), 413)
     assert re.fullmatch(r"The upload is 0\.2 MiB; the limit is 0\.1 MiB per request", error), error
 

@@ -292,7 +292,7 @@ def test_configured_class_names_are_checked_at_start(make_app, names, bad):
 def test_configured_class_names_are_cleaned_and_repeats_skipped(make_app):
     app = make_app(CLASSES="beer, wings,, Beer ,  hot   dogs , HOT  dogs,,")
     assert class_names(app) == ["beer", "wings", "hot dogs"]
-    body = app.test_client().get("/api/v1/classes").get_json()
+    body = token_client(app).get("/api/v1/classes").get_json()
     assert [c["key"] for c in body] == [1, 2, 3]
 
 

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, event, text
 
+from tests.accounts import token_client
 from tests.test_api_classes import assert_json_error
 from tests.test_scale_out import pg_url  # noqa: F401 (a fixture)
 from webapp import create_app
@@ -134,7 +135,7 @@ def pg_app(pg_url, tmp_path):  # noqa: F811 (the fixture imported above)
 
 
 def test_a_lock_timeout_on_postgresql_is_503(pg_app, pg_url):  # noqa: F811
-    client = pg_app.test_client()
+    client = token_client(pg_app)
     engine = create_engine(pg_url)
     try:
         with engine.begin() as holder:

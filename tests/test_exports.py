@@ -9,6 +9,7 @@ import pytest
 from PIL import Image
 
 from tests import disk as disk_module
+from tests.accounts import token_client
 from tests.images import noisy_jpeg, phone_jpeg
 from tests.multipart import post_files
 from tests.test_dataset_io import (
@@ -143,7 +144,7 @@ def test_download_writes_nothing_to_disk(small_disk, app_config):
     # than the dataset that copy failed. Streamed, it needs no room at all.
     instance = small_disk(6144)
     app = create_app({**app_config, "INSTANCE_PATH": str(instance)})
-    client = app.test_client()
+    client = token_client(app)
     photos = {f"train/beer/{i}.jpg": noisy_jpeg(640, 480, seed=i, exif_orientation=None) for i in range(4)}
     assert upload(client, (make_zip(photos), "d.zip")).status_code == 200
     size = sum(len(b) for b in photos.values())
@@ -288,7 +289,7 @@ def test_originals_export_then_import_keeps_labels_and_splits(client, other_app)
     response = client.get("/export.zip?files=originals")
     data = response.get_data()
     response.close()
-    other = other_app.test_client()
+    other = token_client(other_app)
     results = upload(other, (data, "dataset.zip")).get_json()["results"]
     assert [r["status"] for r in results] == [
         "stored"
@@ -301,7 +302,7 @@ def test_clean_export_then_import_keeps_labels_and_splits(client, other_app):
     response = client.get("/export.zip")
     data = response.get_data()
     response.close()
-    other = other_app.test_client()
+    other = token_client(other_app)
     results = upload(other, (data, "dataset.zip")).get_json()["results"]
     assert [r["status"] for r in results] == ["stored"] * 7
     got = sorted(labels_and_splits(other).values())

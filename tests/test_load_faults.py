@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 import requests
 
+from tests.accounts import token_client
 from tests.images import class_photo
 from tests.live import LiveApp, app_env, free_port, wait_until
 from tests.test_api_runs import fake_files, insert_run, labeled
@@ -75,7 +76,7 @@ def get_urls(app, values: dict) -> list[str]:
 
 
 def test_no_get_handler_waits_for_or_takes_the_write_lock(busy_app):
-    client = busy_app.test_client()
+    client = token_client(busy_app)
     ids = labeled(client, {"beer": 4, "wings": 4})
     run_id = insert_run(busy_app, "succeeded", files=fake_files())
     photo = client.get(f"/api/v1/photos/{ids['beer'][0]}").get_json()

@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from huey.exceptions import TaskException
 
+from tests.accounts import token_client
 from tests.images import class_photo, text_file
 from tests.live import free_port
 from webapp import create_app
@@ -401,17 +402,17 @@ def test_predicts_over_the_limit_are_refused_at_once_leaving_threads_for_pages(a
     app.config.update(PREDICT_CONCURRENCY=1, PREDICT_TIMEOUT=3)
     huey = app.extensions["huey"]
     with ThreadPoolExecutor(1) as pool:
-        first = pool.submit(post_file, app.test_client(), class_photo(0, 1, size=(40, 32)))
+        first = pool.submit(post_file, token_client(app), class_photo(0, 1, size=(40, 32)))
         deadline = time.monotonic() + 30
         while not [t for t in huey.pending() if t.name == "predict_image"] and time.monotonic() < deadline:
             time.sleep(0.05)  # until the first one waits for the worker
-        second = post_file(app.test_client(), class_photo(0, 2, size=(40, 32)))
+        second = post_file(token_client(app), class_photo(0, 2, size=(40, 32)))
         assert not first.done()  # still waiting: the refusal did not wait for it
         assert second.status_code == 503 and second.headers["Retry-After"] == "2"
         assert "busy with other predictions" in second.get_json()["error"]
         assert "did not answer" in first.result().get_json()["error"]
     assert len([t for t in huey.pending() if t.name == "predict_image"]) == 1  # the second queued nothing
-    third = post_file(app.test_client(), class_photo(0, 3, size=(40, 32)))
+    third = post_file(token_client(app), class_photo(0, 3, size=(40, 32)))
     assert "did not answer within 3 s" in third.get_json()["error"]  # the slot was given back
 
 
@@ -419,7 +420,7 @@ def test_predict_with_the_queue_down_is_503_in_words(app_config):
     # A Redis queue where nothing listens (refused at once; an unreachable host: the socket timeouts).
     app = create_app({**app_config, "QUEUE_URL": f"redis://127.0.0.1:{free_port()}/0"})
     _worker_beats(app)
-    response = post_file(app.test_client(), class_photo(0, 1, size=(40, 32)))
+    response = post_file(token_client(app), class_photo(0, 1, size=(40, 32)))
     assert response.status_code == 503 and response.headers["Retry-After"] == "10"
     assert "job queue is not available" in response.get_json()["error"]
 

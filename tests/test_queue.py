@@ -4,6 +4,7 @@ import io
 
 import pytest
 
+from tests.accounts import token_client
 from tests.images import class_photo
 from tests.live import LiveApp, app_env, wait_until
 from tests.test_scale_out import redis_url  # noqa: F401 - a fixture
@@ -29,7 +30,7 @@ def test_a_burst_of_uploads_leaves_one_background_job(app, client):
 
 def test_a_burst_of_uploads_leaves_one_background_job_on_redis(app_config, redis_url):  # noqa: F811
     app = create_app({**app_config, "QUEUE_URL": redis_url})
-    upload_one_by_one(app.test_client(), 6)
+    upload_one_by_one(token_client(app), 6)
     assert pending(app) == 1
 
 

@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy import event, select, text
 
+from tests.accounts import token_client
 from tests.images import class_photo
 from tests.live import wait_until
 from tests.test_scale_out import pg_url  # noqa: F401 - the fixture
@@ -177,7 +178,7 @@ def test_a_run_cancelled_while_a_worker_claims_it_never_trains(pg_app):
         worker.start()
         assert pause.reached.wait(30)
         # The worker has read "queued" and is about to write "running"; the user cancels now.
-        assert pg_app.test_client().post(f"/api/v1/runs/{run_id}/cancel").status_code == 200
+        assert token_client(pg_app).post(f"/api/v1/runs/{run_id}/cancel").status_code == 200
         pause.release.set()
         claimed = worker.outcome()
     assert run_row(pg_app, run_id).status == "cancelled"
@@ -188,7 +189,7 @@ def test_cancelling_a_run_a_worker_just_claimed_asks_the_worker_to_stop(pg_app):
     from webapp.worker.jobs import claim_run
 
     run_id = insert_run(pg_app, "queued")
-    client = pg_app.test_client()
+    client = token_client(pg_app)
     with PauseAt(pg_app, r"^\s*UPDATE training_run") as pause:
         cancel = Side(pg_app, lambda: client.post(f"/api/v1/runs/{run_id}/cancel").status_code, "paused")
         cancel.start()
@@ -272,7 +273,7 @@ def photo_state(app, photo_id: int, sha: str) -> tuple[bool, bool]:
 
 
 def test_a_photo_restored_while_the_trash_is_emptied_is_kept_or_gone_whole(pg_app):
-    client = pg_app.test_client()
+    client = token_client(pg_app)
     upload = {"files": [(io.BytesIO(class_photo(0, 1)), "a.jpg")]}
     stored = client.post("/api/v1/photos", data=upload).get_json()["results"][0]["photo"]
     photo_id, sha = stored["id"], stored["sha256"]

@@ -9,6 +9,7 @@ import json
 
 import pytest
 
+from tests.accounts import token_client
 from tests.test_api_classes import assert_json_error
 from tests.test_api_runs import fake_files, insert_run, labeled
 from tests.test_scale_out import pg_url  # noqa: F401 (a fixture)
@@ -286,7 +287,7 @@ def pg_client(pg_url, tmp_path):  # noqa: F811 (the fixture imported above)
             "SECRET_KEY": "test",
         }
     )
-    yield app.test_client()
+    yield token_client(app)
     with app.app_context():
         db.session.remove()
         db.engine.dispose()

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests import disk as disk_module
+from tests.accounts import token_client
 from tests.images import class_photo, noisy_jpeg
 from tests.multipart import post_files
 from tests.test_scale_out import pg_url  # noqa: F401 - a fixture
@@ -118,7 +119,7 @@ def test_lock_taken_mid_upload_fails_only_the_files_after_it(locked_app, monkeyp
     # issue 8 defect 16: with the database locked, a 3-file upload answered 503 "nothing was changed" after
     # committing one photo, and left the files of the others on disk
     app, lock = locked_app
-    client = app.test_client()
+    client = token_client(app)
     real_derive, calls = imaging.derive_all, []
 
     def derive_then_lock(*args, **kwargs):  # the lock arrives while the 2nd photo is being processed
@@ -147,7 +148,7 @@ def test_lock_taken_mid_upload_fails_only_the_files_after_it(locked_app, monkeyp
 
 def test_upload_while_locked_is_503_per_file_and_stores_nothing(locked_app):
     app, lock = locked_app
-    client = app.test_client()
+    client = token_client(app)
     kept = upload(client, (jpeg(1), "a.jpg")).get_json()["results"][0]
     lock.take()
     response = upload(client, (jpeg(2), "b.jpg"), (jpeg(3), "c.jpg"))
@@ -162,7 +163,7 @@ def test_upload_while_locked_is_503_per_file_and_stores_nothing(locked_app):
 
 def test_duplicate_while_locked_is_still_recognised(locked_app):
     app, lock = locked_app
-    client = app.test_client()
+    client = token_client(app)
     upload(client, (jpeg(1), "a.jpg"))
     lock.take()
     response = upload(client, (jpeg(1), "again.jpg"), (jpeg(2), "b.jpg"))
@@ -179,7 +180,7 @@ def test_disk_full_fails_only_the_file_that_does_not_fit(small_disk, make_app):
     # issue 8 defect 19: 56 of 60 uploads got 500 "Something went wrong" and files were left behind
     instance = small_disk(4096)
     app = make_app(INSTANCE_PATH=str(instance))
-    client = app.test_client()
+    client = token_client(app)
     assert upload(client, (jpeg(1), "earlier.jpg")).status_code == 200
     big = noisy_jpeg(1600, 1200, seed=3, exif_orientation=None)
     disk_module.fill(instance, leave_bytes=len(big) // 2)
@@ -196,7 +197,7 @@ def test_disk_full_fails_only_the_file_that_does_not_fit(small_disk, make_app):
 def test_disk_full_for_every_file_is_507(small_disk, make_app):
     instance = small_disk(4096)
     app = make_app(INSTANCE_PATH=str(instance))
-    client = app.test_client()
+    client = token_client(app)
     assert upload(client, (jpeg(1), "earlier.jpg")).status_code == 200
     disk_module.fill(instance, leave_bytes=16384)
     big = noisy_jpeg(1200, 900, seed=4, exif_orientation=None)
@@ -213,7 +214,7 @@ def test_disk_full_for_every_file_is_507(small_disk, make_app):
 def test_nul_in_a_file_name_on_postgresql(pg_url, make_app):  # noqa: F811 - the fixture
     # issue 8 defect 13: a NUL in an upload's file name gave 500 on PostgreSQL and left 4 orphan files
     app = make_app(DATABASE_URL=pg_url)
-    client = app.test_client()
+    client = token_client(app)
     response = upload(client, (jpeg(1), "be\x00er.jpg"), (jpeg(2), "ok.jpg"))
     assert response.status_code == 200, response.get_data(as_text=True)[:300]
     results = response.get_json()["results"]

@@ -11,6 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
+from tests.accounts import token_client
 from tests.images import class_photo
 from tests.live import ROOT, LiveApp, app_env, wait_until
 
@@ -203,7 +204,7 @@ def train_here(app, epochs: int = 1) -> dict:
     with app.app_context():
         run_id = create_run({"epochs": epochs, "batch_size": 4}, "none", 32).id
         train_run(run_id)
-    return app.test_client().get(f"/api/v1/runs/{run_id}").get_json()
+    return token_client(app).get(f"/api/v1/runs/{run_id}").get_json()
 
 
 @pytest.fixture

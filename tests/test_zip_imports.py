@@ -8,6 +8,7 @@ from datetime import timedelta
 
 import pytest
 
+from tests.accounts import token_client
 from tests.images import class_photo, noisy_jpeg
 from tests.live import LiveApp, app_env, wait_until
 from tests.multipart import post_files
@@ -210,7 +211,7 @@ def test_one_member_far_more_compressed_than_photos_is_not_read(client):
 
 def test_zip_with_too_many_files_is_refused_before_reading(make_app, instance_path):
     # issue 8 defect 14: a 2.2 MB zip of 20,000 tiny members held a thread for 81.5 s
-    client = make_app(ZIP_MAX_MEMBERS=100).test_client()
+    client = token_client(make_app(ZIP_MAX_MEMBERS=100))
     archive = make_zip({f"beer/{i}.jpg": b"tiny" for i in range(101)})
     (result,) = upload(client, (archive, "many.zip")).get_json()["results"]
     assert result["status"] == "rejected"
@@ -233,7 +234,7 @@ def class_names(client) -> list[str]:
 
 def test_one_zip_creates_at_most_the_capped_number_of_classes(make_app):
     # issue 8 defect 14: a zip's 300 folder names became 300 classes
-    client = make_app(ZIP_MAX_NEW_CLASSES=3).test_client()
+    client = token_client(make_app(ZIP_MAX_NEW_CLASSES=3))
     folders = ["pizza", "salad", "soup", "tmp", "%2e%2e"]
     archive = make_zip(
         {f"{f}/{i}.jpg": jpeg(i, cls=i) for i, f in enumerate(folders)} | {"beer/x.jpg": jpeg(9)}
@@ -247,7 +248,7 @@ def test_one_zip_creates_at_most_the_capped_number_of_classes(make_app):
 
 
 def test_default_cap_on_new_classes(make_app):
-    client = make_app(ZIP_SYNC_MEMBERS=1000).test_client()  # imported during the request, not by a job
+    client = token_client(make_app(ZIP_SYNC_MEMBERS=1000))  # imported during the request, not by a job
     archive = make_zip({f"class{i:03d}/a.jpg": jpeg(i, cls=i) for i in range(300)})
     results = upload(client, (archive, "x.zip")).get_json()["results"]
     assert len(class_names(client)) == 2 + 20
@@ -278,7 +279,7 @@ def run_job(app, import_id: int) -> None:
 
 def test_large_zip_is_queued_and_answered_at_once(make_app, instance_path):
     app = make_app(ZIP_SYNC_MEMBERS=2)
-    client = app.test_client()
+    client = token_client(app)
     archive = make_zip(
         {"train/beer/a.jpg": jpeg(1), "val/beer/b.jpg": jpeg(2), "pizza/c.jpg": jpeg(3, cls=2)}
     )
@@ -307,7 +308,7 @@ def test_large_zip_is_queued_and_answered_at_once(make_app, instance_path):
 
 def test_import_job_reports_each_file(make_app):
     app = make_app(ZIP_SYNC_MEMBERS=1)
-    client = app.test_client()
+    client = token_client(app)
     upload(client, (jpeg(1), "a.jpg"))
     archive = make_zip(
         {"beer/a.jpg": jpeg(1), "beer/notes.jpg": b"not a photo at all", "beer/c.jpg": jpeg(3)}
@@ -325,7 +326,7 @@ def test_import_job_reports_each_file(make_app):
 
 def test_a_job_runs_once(make_app):
     app = make_app(ZIP_SYNC_MEMBERS=1)
-    client = app.test_client()
+    client = token_client(app)
     job = upload(client, (make_zip({"a.jpg": jpeg(1), "b.jpg": jpeg(2)}), "big.zip")).get_json()["import"]
     run_job(app, job["id"])
     run_job(app, job["id"])  # a second delivery of the same job finds it done and does nothing
@@ -334,7 +335,7 @@ def test_a_job_runs_once(make_app):
 
 def test_import_whose_worker_stopped_reads_as_failed(make_app):
     app = make_app(ZIP_SYNC_MEMBERS=1)
-    client = app.test_client()
+    client = token_client(app)
     job = upload(client, (make_zip({"a.jpg": jpeg(1), "b.jpg": jpeg(2)}), "big.zip")).get_json()["import"]
     from webapp.db import db
     from webapp.db.models import ImportJob, utcnow
@@ -378,7 +379,7 @@ def test_large_zip_is_imported_by_the_worker_process(tmp_path):
 
 def test_import_job_on_postgresql(pg_url, make_app):  # noqa: F811 - the fixture
     app = make_app(DATABASE_URL=pg_url, ZIP_SYNC_MEMBERS=1)
-    client = app.test_client()
+    client = token_client(app)
     archive = make_zip({"train/pizza/a.jpg": jpeg(1, 2), "beer/b.jpg": jpeg(2), "beer/c\x00.jpg": jpeg(3)})
     job = upload(client, (archive, "big.zip")).get_json()["import"]
     run_job(app, job["id"])

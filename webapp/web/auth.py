@@ -12,6 +12,8 @@ from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_login import LoginManager, current_user
 
+from webapp.db import db
+from webapp.db.setup import reading
 from webapp.services import accounts
 from webapp.services.errors import Forbidden
 from webapp.web.security import csrf
@@ -50,10 +52,22 @@ def _limiter_storage(queue_url: str | None) -> str:
 
 
 def _load_user(user_id: str):
-    from webapp.db import db
     from webapp.db.models import User
 
-    return db.session.get(User, int(user_id)) if user_id.isdecimal() else None
+    return _read_detached(lambda: db.session.get(User, int(user_id))) if user_id.isdecimal() else None
+
+
+def _read_detached(load):
+    # Who is asking is a read: it must not take (or wait for) SQLite's write lock, even on a POST whose own
+    # work is done file by file. The user is detached with its columns loaded and the transaction ended.
+    with reading():
+        try:
+            user = load()
+            if user is not None:
+                db.session.expunge(user)
+            return user
+        finally:
+            db.session.rollback()
 
 
 def bearer_token() -> str | None:
@@ -66,7 +80,7 @@ def _user_from_token(_request):
     token = bearer_token()
     if token is None:
         return None
-    user = accounts.user_for_token(token)
+    user = _read_detached(lambda: accounts.user_for_token(token))
     g.via_token = user is not None
     return user
 
@@ -93,6 +107,13 @@ def _unauthorized(message: str):
     if request.path.startswith("/api/") or bearer_token() is not None:
         return jsonify({"error": message}), 401
     return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
+
+
+def user_without_lookup() -> None:
+    """Render the rest of this request as signed out unless the user is loaded already (error pages must not
+    read the database again: it may be the very thing that failed)."""
+    if "_login_user" not in g:
+        g._login_user = login_manager.anonymous_user()
 
 
 def admin_only(action: str):

@@ -12,6 +12,7 @@ from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 from webapp.db import db
 from webapp.services import errors
 from webapp.services.ingest import request_too_large_message
+from webapp.web.auth import user_without_lookup
 from webapp.web.present import extra_json
 
 log = logging.getLogger(__name__)
@@ -58,6 +59,7 @@ def error_response(message: str, status: int, retry_after: int | None = None, **
     elif request_ctx.url_adapter is None:  # an untrusted Host: no URL can be built for a page
         response = Response(message, mimetype="text/plain")
     else:
+        user_without_lookup()
         response = render_template("error.html", code=status, message=message)
     response = (
         (response, status) if retry_after is None else (response, status, {"Retry-After": str(retry_after)})
