@@ -32,6 +32,7 @@ from PIL import Image, ImageDraw
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from benchmarks import load_app  # noqa: E402
 from benchmarks.load_app import backend_env, prepare, start_app, verify  # noqa: E402
 from tests.live import free_port  # noqa: E402
 
@@ -89,7 +90,7 @@ def timed(stats: Stats, kind: str, send, url: str, **kwargs) -> requests.Respons
 
 
 def uploader(base: str, stats: Stats, number: int, stop: threading.Event) -> None:
-    session = requests.Session()
+    session = load_app.session()
     for n in itertools.count():
         if stop.is_set():
             return
@@ -106,7 +107,7 @@ def uploader(base: str, stats: Stats, number: int, stop: threading.Event) -> Non
 
 
 def reader(base: str, stats: Stats, run_id: int, kinds: tuple[str, ...], stop: threading.Event) -> None:
-    session = requests.Session()
+    session = load_app.session()
     for n in itertools.count():
         if stop.is_set():
             return
@@ -121,7 +122,7 @@ def reader(base: str, stats: Stats, run_id: int, kinds: tuple[str, ...], stop: t
 
 
 def predictor(base: str, stats: Stats, data: bytes, stop: threading.Event) -> None:
-    session = requests.Session()
+    session = load_app.session()
     while not stop.is_set():
         files = {"file": ("x.jpg", data, "image/jpeg")}
         response = timed(stats, "predict", session.post, base + "/api/v1/predict", files=files)
@@ -185,7 +186,8 @@ def load(args, base: str, run_id: int) -> Stats:
     """Uploaders and readers (pages, thumbnails, API lists, run polling) for args.duration seconds."""
     stats = Stats()
     stats.thumbs = [
-        p["thumbnail_url"] for p in requests.get(base + "/api/v1/photos", timeout=30).json()["photos"]
+        p["thumbnail_url"]
+        for p in load_app.session().get(base + "/api/v1/photos", timeout=30).json()["photos"]
     ]
     kinds = ("page", "thumbnail", "api", "poll")
     targets = [(uploader, (base, stats, n)) for n in range(args.uploaders)]

@@ -48,7 +48,7 @@ def health_times(live: LiveApp, stop: threading.Event, out: list) -> None:
 
 
 def post_zip(live: LiveApp, data: bytes, name: str):
-    return requests.post(live.url + "/api/v1/photos", files={"files": (name, data)}, timeout=600)
+    return live.post("/api/v1/photos", files={"files": (name, data)}, timeout=600)
 
 
 def zip_of(files: dict[str, bytes], method=zipfile.ZIP_DEFLATED) -> bytes:

@@ -15,7 +15,24 @@ import requests
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from tests.accounts import config_from_env, make_admin  # noqa: E402
 from tests.live import app_env, wait_until  # noqa: E402
+
+# Every request of the benchmark signs in as the app's admin (an API token made in start_app).
+AUTH: dict[str, str] = {}
+
+
+def session() -> requests.Session:
+    """A requests session that carries the admin's token."""
+    made = requests.Session()
+    made.headers.update(AUTH)
+    return made
+
+
+def _sign_in(env: dict) -> None:
+    from webapp import create_app
+
+    AUTH["Authorization"] = f"Bearer {make_admin(create_app(config_from_env(env)))}"
 
 
 def start_app(env: dict, port: int, log: Path) -> subprocess.Popen:
@@ -34,6 +51,7 @@ def start_app(env: dict, port: int, log: Path) -> subprocess.Popen:
             return False
 
     wait_until(up, 180, "the app (and its worker) did not come up")
+    _sign_in(env)
     return proc
 
 
@@ -42,11 +60,11 @@ def prepare(base: str, photo: Callable[[int], bytes]) -> int:
     for n in range(12):
         label = "beer" if n % 2 else "wings"
         files = {"files": (f"seed{n}.jpg", photo(n))}
-        assert requests.post(base + "/api/v1/photos", files=files, data={"label": label}, timeout=60).ok
-    run = requests.post(base + "/api/v1/runs", json={"epochs": 2, "batch_size": 8}, timeout=60).json()
+        assert session().post(base + "/api/v1/photos", files=files, data={"label": label}, timeout=60).ok
+    run = session().post(base + "/api/v1/runs", json={"epochs": 2, "batch_size": 8}, timeout=60).json()
     done = wait_until(
         lambda: (
-            (r := requests.get(f"{base}/api/v1/runs/{run['id']}", timeout=30).json())["status"]
+            (r := session().get(f"{base}/api/v1/runs/{run['id']}", timeout=30).json())["status"]
             in ("succeeded", "failed", "cancelled")
             and r
         ),
