@@ -294,3 +294,36 @@ def test_a_photo_restored_while_the_trash_is_emptied_is_kept_or_gone_whole(pg_ap
         assert (live, on_disk, emptied["removed"]) == (True, True, 0)
     else:  # the trash was emptied first: restore says the photo is gone, and it is, files and all
         assert (restored, live, on_disk, emptied["removed"]) == (404, False, False, 1)
+
+
+def test_a_trashed_photo_uploaded_again_while_the_trash_is_emptied_is_kept_or_stored_anew(pg_app):
+    client = token_client(pg_app)
+    upload = {"files": [(io.BytesIO(class_photo(0, 2)), "a.jpg")]}
+    stored = client.post("/api/v1/photos", data=upload).get_json()["results"][0]["photo"]
+    photo_id, sha = stored["id"], stored["sha256"]
+    assert client.delete(f"/api/v1/photos/{photo_id}").status_code == 200
+
+    def send_again():
+        response = client.post(
+            "/api/v1/photos", data={"files": [(io.BytesIO(class_photo(0, 2)), "again.jpg")]}
+        )
+        return response.status_code, response.get_json()["results"][0]
+
+    with PauseAt(pg_app, r"FROM photo\b.*deleted_at IS NOT NULL", after=True) as pause:
+        emptier = Side(pg_app, lambda: client.post("/api/v1/trash/empty").get_json(), "paused")
+        emptier.start()
+        assert pause.reached.wait(30)
+        sender = Side(pg_app, send_again, "s")
+        sender.start()
+        wait_until(lambda: sender.done.is_set() or waits_for_a_lock(pg_app), 30, "the upload got stuck")
+        pause.release.set()
+        emptied = emptier.outcome()
+        status, result = sender.outcome()
+    assert status in (200, 503)  # never a 500
+    live, on_disk = photo_state(pg_app, photo_id, sha)
+    if result["status"] == "duplicate":  # the upload won: the photo is back, files and all
+        assert (live, on_disk, emptied["removed"]) == (True, True, 0)
+    else:  # emptied first: the upload says try again, and again stores it anew
+        assert result["retryable"] and (live, on_disk, emptied["removed"]) == (False, False, 1)
+        _status, again = send_again()
+        assert again["status"] == "stored"

@@ -216,12 +216,15 @@ def _duplicate(existing, name: str, label: str | None, split: str | None) -> Ing
     """A file we hold already; a trashed photo comes back, an unlabeled one takes the upload's label."""
     photo_id, deleted_at, label_id = existing
     if deleted_at is not None or (label and label_id is None):
-        photo = db.session.get(Photo, photo_id)
-        if photo is not None:
-            photo.deleted_at = None
-            if label and photo.label_id is None:
-                _apply_initial_label(photo, label, split)
-            db.session.commit()
+        # Locked: emptying the trash deletes rows it has locked; a row it deleted meanwhile reads as gone.
+        photo = db.session.get(Photo, photo_id, with_for_update=True, populate_existing=True)
+        if photo is None:  # emptied from the trash just now, files and all: sending it again stores it anew
+            db.session.rollback()
+            return failed(name, BUSY)
+        photo.deleted_at = None
+        if label and photo.label_id is None:
+            _apply_initial_label(photo, label, split)
+        db.session.commit()
     return IngestResult(name, "duplicate", photo_id)
 
 
