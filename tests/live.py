@@ -48,6 +48,7 @@ class LiveApp:
     workers: list = field(default_factory=list)
     logs: list = field(default_factory=list)
     token: str = ""
+    args: list = field(default_factory=list)  # more `python -m webapp` options (e.g. --verbose)
 
     @property
     def url(self) -> str:
@@ -56,7 +57,7 @@ class LiveApp:
 
     def start(self, with_worker: bool = True) -> "LiveApp":
         """Start the web server (and its worker unless told not to) and wait until it answers."""
-        args = [sys.executable, "-m", "webapp", "--port", str(self.port)] + (
+        args = [sys.executable, "-m", "webapp", "--port", str(self.port), *self.args] + (
             [] if with_worker else ["--no-worker"]
         )
         self.web = subprocess.Popen(

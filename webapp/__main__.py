@@ -8,7 +8,7 @@ import subprocess
 import sys
 import threading
 
-from webapp import create_app
+from webapp import create_app, logs
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
@@ -25,13 +25,14 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--port", type=int, default=5000, help="port to listen on (default 5000)")
     parser.add_argument("--workers", type=int, default=2, help="worker processes (default 2)")
     parser.add_argument("--no-worker", action="store_true", help="serve without starting a worker")
+    parser.add_argument("--verbose", action="store_true", help="log details (migrations, jobs, TensorFlow)")
     return parser.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point."""
     args = parse_args(sys.argv[1:] if argv is None else argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    logs.configure(args.verbose)
     if args.command == "worker":
         from webapp.worker.consumer import run_worker
 
@@ -83,7 +84,6 @@ def check_store_in_background(app) -> threading.Thread:
     """The cheap store check (no hashing) in a thread: one log line, serving starts at once."""
 
     log = logging.getLogger("webapp.check")
-    log.setLevel(logging.INFO)  # shown even where the root logger is at WARNING (alembic.ini sets that)
 
     def check() -> None:
         from webapp.db import db

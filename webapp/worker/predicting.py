@@ -8,9 +8,11 @@ from sqlalchemy import delete, select
 from webapp import queue
 from webapp.db import db
 from webapp.db.models import Photo, Prediction, TrainingRun, active_run
+from webapp.logs import Once
 from webapp.worker.paths import image_loader, instance_path
 
 log = logging.getLogger(__name__)
+_SAID = Once()
 # Photos per round of process_new_photos: a Train waits for at most one round (~10 s at 224 px on 2 cores).
 ROUND = 64
 # The id of the newest photo whose features a round computed (kept in the queue's key-value store).
@@ -151,8 +153,9 @@ def _precompute(photos: list) -> None:
             [sha for _id, sha, _fmt in photos],
             loader,
         )
-    except MLError as exc:  # e.g. no weights yet: Train will say so clearly
-        log.warning("features not computed for new photos: %s", exc)
+    except MLError as exc:  # e.g. no weights yet: Train will say so clearly (and this, once)
+        if _SAID.first_time(str(exc)):
+            log.warning("features of new photos not computed: %s", exc)
 
 
 def _unpredicted(run_id: int) -> list:
