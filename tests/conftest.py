@@ -40,6 +40,25 @@ def app(app_config):
 
 
 @pytest.fixture
+def make_app(app_config):
+    """Build more apps on the same instance folder with config overrides; disposed afterwards."""
+    apps = []
+
+    def build(**overrides):
+        made = create_app({**app_config, **overrides})
+        apps.append(made)
+        return made
+
+    yield build
+    from webapp.db import db
+
+    for made in apps:
+        with made.app_context():
+            db.session.remove()
+            db.engine.dispose()
+
+
+@pytest.fixture
 def admin_token(app):
     """An API token of the test app's admin."""
     return make_admin(app)

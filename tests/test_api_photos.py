@@ -24,7 +24,6 @@ from tests.images import (
     zip_of_photos,
 )
 from tests.multipart import post_files
-from webapp import create_app
 
 PHOTO_KEYS = {
     "id",
@@ -88,25 +87,6 @@ def assert_json_error(response, status: int) -> str:
     body = response.get_json()
     assert isinstance(body, dict) and isinstance(body.get("error"), str) and body["error"].strip()
     return body["error"]
-
-
-@pytest.fixture
-def make_app(app_config):
-    """Build an app with config overrides on the same temporary instance; disposed afterwards."""
-    apps = []
-
-    def build(**overrides):
-        app = create_app({**app_config, **overrides})
-        apps.append(app)
-        return app
-
-    yield build
-    from webapp.db import db
-
-    for app in apps:
-        with app.app_context():
-            db.session.remove()
-            db.engine.dispose()
 
 
 # ---------------------------------------------------------------- upload results

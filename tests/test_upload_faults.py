@@ -15,7 +15,6 @@ from tests.accounts import token_client
 from tests.images import class_photo, noisy_jpeg
 from tests.multipart import post_files
 from tests.test_scale_out import pg_url  # noqa: F401 - a fixture
-from webapp import create_app
 from webapp.photostore import imaging
 
 small_disk = disk_module.small_disk  # the fixture
@@ -27,25 +26,6 @@ def jpeg(i: int) -> bytes:
 
 def upload(client, *files, **form):
     return post_files(client, "/api/v1/photos", list(files), **form)
-
-
-@pytest.fixture
-def make_app(app_config):
-    """Build apps with config overrides; disposed afterwards."""
-    apps = []
-
-    def build(**overrides):
-        app = create_app({**app_config, **overrides})
-        apps.append(app)
-        return app
-
-    yield build
-    from webapp.db import db
-
-    for app in apps:
-        with app.app_context():
-            db.session.remove()
-            db.engine.dispose()
 
 
 def rows(app) -> dict[str, str]:

@@ -13,7 +13,6 @@ from tests.images import class_photo, noisy_jpeg
 from tests.live import LiveApp, app_env, wait_until
 from tests.multipart import post_files
 from tests.test_scale_out import pg_url  # noqa: F401 - a fixture
-from webapp import create_app
 
 MIB = 2**20
 
@@ -50,25 +49,6 @@ def store_files(instance_path) -> list:
 
 def originals(instance_path) -> list:
     return [p for p in store_files(instance_path) if "originals" in p.parts]
-
-
-@pytest.fixture
-def make_app(app_config):
-    """Build an app with config overrides on the same temporary instance; disposed afterwards."""
-    apps = []
-
-    def build(**overrides):
-        app = create_app({**app_config, **overrides})
-        apps.append(app)
-        return app
-
-    yield build
-    from webapp.db import db
-
-    for app in apps:
-        with app.app_context():
-            db.session.remove()
-            db.engine.dispose()
 
 
 # ---------------------------------------------------------------- zips built by hand (bombs, encryption)
