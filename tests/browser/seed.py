@@ -72,9 +72,19 @@ def queued_run(live: LiveApp) -> int:
     from webapp.db.models import TrainingRun
 
     def work(db):
-        run = TrainingRun(status="queued", params={"epochs": 5, "batch_size": 32}, weights="none")
+        params = {"epochs": 5, "batch_size": 32, "learning_rate": 0.0001, "trainable_layers": 4}
+        run = TrainingRun(status="queued", params=params, weights="none")
         db.session.add(run)
         db.session.commit()
         return run.id
 
     return _in_app(live, work)
+
+
+def pairing_links(live: LiveApp) -> int:
+    """How many phone pairing links the app has made."""
+    from sqlalchemy import func, select
+
+    from webapp.db.models import OneTimeLink
+
+    return _in_app(live, lambda db: db.session.scalar(select(func.count()).where(OneTimeLink.kind == "pair")))

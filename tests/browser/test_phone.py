@@ -19,6 +19,7 @@ pytestmark = pytest.mark.browser
 SMALL_PHONE = {"width": 360, "height": 740}
 PHONES = pytest.mark.parametrize("viewport", [PHONE, SMALL_PHONE], ids=["390x844", "360x740"])
 WIDTH = PHONE["width"]
+MENU = ("#nav-upload", "#nav-label", "#nav-train", "#nav-gallery", "#nav-settings", "#logout-button")
 MANY_CLASSES = ["beer", "wings", "chicken nuggets", "french fries", "onion rings"]
 
 
@@ -83,7 +84,8 @@ def swipe(page, selector: str, dx: float) -> None:
         for x, yy, at in moves:
             touch = {"type": "touchMove", "touchPoints": [{"x": x, "y": yy}], "timestamp": start + at}
             cdp.send("Input.dispatchTouchEvent", touch)
-        cdp.send("Input.dispatchTouchEvent", {"type": "touchEnd", "touchPoints": [], "timestamp": start + 0.5})
+        lift = {"type": "touchEnd", "touchPoints": [], "timestamp": start + 0.5}
+        cdp.send("Input.dispatchTouchEvent", lift)
     finally:
         cdp.detach()
 
@@ -103,7 +105,7 @@ def test_phone_upload_and_label(browse):
     assert header["height"] <= 64, f"the header takes {header['height']} px on a phone"
     expect(page.locator("#nav-label")).to_be_hidden()
     open_menu(page)
-    for link in ("#nav-upload", "#nav-label", "#nav-train", "#nav-gallery", "#nav-settings", "#logout-button"):
+    for link in MENU:
         expect(page.locator(link)).to_be_visible()
     browse.shot("menu open", full_page=False)
     page.keyboard.press("Escape")
