@@ -1,6 +1,7 @@
 """Start the app as a user does (`python -m webapp`, a real worker process) for end-to-end tests."""
 
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -14,6 +15,7 @@ import requests
 from tests.accounts import ADMIN, PASSWORD, config_from_env, make_admin
 
 ROOT = Path(__file__).resolve().parent.parent
+SETUP_LINE = re.compile(r"First start: create the admin account at (http://\S+/setup/\S+)")
 
 
 def free_port() -> int:
@@ -55,8 +57,11 @@ class LiveApp:
         """Base URL."""
         return f"http://127.0.0.1:{self.port}"
 
-    def start(self, with_worker: bool = True) -> "LiveApp":
-        """Start the web server (and its worker unless told not to) and wait until it answers."""
+    def start(self, with_worker: bool = True, with_admin: bool = True) -> "LiveApp":
+        """Start the web server (and its worker unless told not to) and wait until it answers.
+
+        with_admin=False leaves the app without any user, as on a first start (see setup_url).
+        """
         args = [sys.executable, "-m", "webapp", "--port", str(self.port), *self.args] + (
             [] if with_worker else ["--no-worker"]
         )
@@ -69,9 +74,16 @@ class LiveApp:
             start_new_session=True,
         )
         wait_until(lambda: self._healthy(), 90, "the app did not answer /healthz")
-        if not self.token:
+        if with_admin and not self.token:
             self.token = self.make_user(ADMIN, PASSWORD, "admin")
         return self
+
+    def setup_url(self, timeout: float = 30) -> str:
+        """The one-time setup link the app printed on a first start (no user yet)."""
+        found = wait_until(
+            lambda: SETUP_LINE.search(self.log_text("web")), timeout, "the app printed no setup link"
+        )
+        return found.group(1)
 
     def make_user(self, name: str, password: str, role: str = "labeler") -> str:
         """Create a user in the app's database (from this process) and return an API token of theirs."""

@@ -42,6 +42,7 @@ function renderWarning(dataset) {
   const info = dataset.imbalance || {};
   warning.hidden = !info.warning;
   warning.textContent = info.warning ? `⚠ ${info.message || 'The classes are unbalanced.'}` : '';
+  warning.title = info.warning ? warning.textContent : ''; // the label page cuts it to one line
 }
 
 let requested = 0;
@@ -86,3 +87,26 @@ document.addEventListener('dataset-changed', scheduleRefresh);
 document.addEventListener('visibilitychange', () => {
   if (document.visibilityState === 'visible') scheduleRefresh();
 });
+
+// Phones: the header is one row; "Menu" opens the links as a panel over the page (Escape or a tap outside closes).
+function bindMenu() {
+  const toggle = document.getElementById('nav-toggle');
+  const header = toggle && toggle.closest('.site-header');
+  if (!header) return;
+  const setOpen = (open) => {
+    header.classList.toggle('is-open', open);
+    toggle.setAttribute('aria-expanded', String(open));
+  };
+  toggle.addEventListener('click', () => setOpen(toggle.getAttribute('aria-expanded') !== 'true'));
+  document.addEventListener('keydown', (event) => {
+    if (event.key === 'Escape' && header.classList.contains('is-open')) {
+      setOpen(false);
+      toggle.focus();
+    }
+  });
+  document.addEventListener('pointerdown', (event) => {
+    if (header.classList.contains('is-open') && !header.contains(event.target)) setOpen(false);
+  });
+}
+
+bindMenu();

@@ -1,7 +1,7 @@
 // Classes page: rename inline, colour, shortcut key, add, delete (asks when photos would lose their label).
 
 import { ApiError, datasetChanged, del, get, patch, post, toast, toastError } from './api.js';
-import { confirmDialog, el, pageData, replaceChildren } from './dom.js';
+import { confirmDialog, el, isAdmin, pageData, replaceChildren } from './dom.js';
 
 const page = pageData();
 const list = document.getElementById('class-list');
@@ -35,8 +35,9 @@ function row(cls) {
     autocomplete: 'off', required: true });
   const color = el('input', { type: 'color', id: `${id}-color`, class: 'class-color', value: normaliseColor(cls.color) });
   const key = keySelect(cls, `${id}-key`);
-  const remove = el('button', { type: 'button', class: 'btn btn-small btn-danger delete-class-button',
-    text: 'Delete', 'aria-label': `Delete class ${cls.name}` });
+  // Only an admin may delete a class: nobody else is offered the button.
+  const remove = isAdmin() ? el('button', { type: 'button', class: 'btn btn-small btn-danger delete-class-button',
+    text: 'Delete', 'aria-label': `Delete class ${cls.name}` }) : null;
   const node = el('li', { class: 'class-row', dataset: { classId: cls.id, class: cls.name, count: cls.count } },
     el('div', { class: 'field' }, el('label', { for: color.id, text: 'Colour' }), color),
     el('form', { class: 'field field-name rename-form' }, el('label', { for: name.id, text: 'Name' }), name),
@@ -70,7 +71,7 @@ function bindRow(node, cls, controls) {
     const value = controls.key.value === '' ? null : Number(controls.key.value);
     update(cls, { key: value }, value === null ? 'Shortcut key removed' : `Key ${value} saved`);
   });
-  controls.remove.addEventListener('click', () => remove(cls));
+  controls.remove?.addEventListener('click', () => remove(cls));
 }
 
 async function update(cls, body, message) {

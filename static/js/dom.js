@@ -119,6 +119,11 @@ export function isTypingTarget(target) {
   return !nonText.includes((target.getAttribute('type') || 'text').toLowerCase());
 }
 
+/** Whether the signed-in person is an admin (base.html puts the role on <body data-role>). */
+export function isAdmin() {
+  return document.body.dataset.role === 'admin';
+}
+
 /** The page's data-* attributes from <main>. */
 export function pageData() {
   const main = document.querySelector('main[data-page]') || document.querySelector('main');

@@ -4,6 +4,7 @@ import { datasetChanged, get, patch, toast } from './api.js';
 import {
   classChip, classKeys, el, isTypingTarget, pageData, paintClass, percent, replaceChildren, setQueryString,
 } from './dom.js';
+import { onSwipe } from './swipe.js';
 
 const page = pageData();
 const $ = (id) => document.getElementById(id);
@@ -68,6 +69,7 @@ function renderClassButtons() {
       type: 'button', class: 'class-button', dataset: { class: cls.name }, 'aria-pressed': 'false',
       'aria-keyshortcuts': key || null, title: key ? `Label as ${cls.name} (key ${key})` : `Label as ${cls.name}`,
     }, el('span', { class: 'key', 'aria-hidden': 'true', text: key || '·' }), el('span', { class: 'name', text: cls.name }));
+    if (cls.count !== undefined) button.dataset.count = cls.count;
     paintClass(button, cls.color);
     button.addEventListener('click', () => setLabel(cls.name, true));
     return button;
@@ -169,7 +171,7 @@ function renderPrediction(photo) {
   if (!pred) return;
   replaceChildren(ui.predLabel, classChip(pred.label, state.classes));
   ui.predConfidence.textContent = percent(pred.confidence);
-  ui.accept.textContent = `Accept “${pred.label}” (Enter)`;
+  replaceChildren(ui.accept, `Accept “${pred.label}”`, el('span', { class: 'key-hint', text: ' (Enter)' }));
   ui.accept.dataset.class = pred.label;
 }
 
@@ -426,6 +428,14 @@ async function loadIds(startId) {
   await show();
 }
 
+/** The photos per class on the class buttons (phones hide the count bar while labeling). */
+function showCounts(dataset) {
+  const counts = new Map(dataset.classes.map((cls) => [cls.name, cls.count]));
+  for (const button of ui.buttons.querySelectorAll('.class-button')) {
+    if (counts.has(button.dataset.class)) button.dataset.count = counts.get(button.dataset.class);
+  }
+}
+
 function selectIfPresent(select, value) {
   if (value && Array.from(select.options).some((o) => o.value === value)) select.value = value;
 }
@@ -460,4 +470,7 @@ ui.undo.addEventListener('click', undo);
 ui.accept.addEventListener('click', acceptPrediction);
 ui.restart.addEventListener('click', () => loadIds());
 document.addEventListener('keydown', onKey);
+document.addEventListener('dataset-loaded', (event) => showCounts(event.detail));
+ui.image.draggable = false; // a mouse drag is a swipe here, not a drag of the picture
+onSwipe(ui.stage, { onLeft: () => move(1), onRight: () => move(-1) });
 init();

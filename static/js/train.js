@@ -1,7 +1,9 @@
 // Train page: dataset summary, the Train button with advanced settings, and the runs comparison table.
 
 import { ApiError, del, get, getPage, post, toast, toastError } from './api.js';
-import { confirmDialog, el, formatBytes, formatDate, formatDuration, paintClass, percent, replaceChildren } from './dom.js';
+import {
+  confirmDialog, el, formatBytes, formatDate, formatDuration, isAdmin, paintClass, percent, replaceChildren,
+} from './dom.js';
 
 const $ = (id) => document.getElementById(id);
 const form = $('train-form');
@@ -63,6 +65,7 @@ function readParams() {
 
 async function startRun(event) {
   event.preventDefault();
+  if (!isAdmin()) return; // the button is disabled for others, and the server would answer 403
   const { params, error } = readParams();
   if (error) {
     $('advanced').open = true;
@@ -100,21 +103,27 @@ function datasetText(d) {
   return d ? `${d.train ?? 0} / ${d.val ?? 0} / ${d.test ?? 0}` : '–';
 }
 
+/** A table cell that names its column (phones show the runs table as stacked cards: see app.css). */
+function cell(label, props, ...children) {
+  return el('td', { ...props, dataset: { label } }, ...children);
+}
+
 function statusCell(run) {
   const pill = el('span', { class: 'status-pill', dataset: { status: run.status }, text: run.status });
   const p = run.progress || {};
   const extra = run.status === 'running' && p.epochs ? ` epoch ${p.epoch || 0}/${p.epochs}` : '';
-  return el('td', {}, pill, extra ? el('span', { class: 'muted small', text: extra }) : null);
+  return cell('Status', {}, pill, extra ? el('span', { class: 'muted small', text: extra }) : null);
 }
 
 function filesCell(run) {
-  if (ACTIVE.includes(run.status)) return el('td', { class: 'muted', text: '–' });
-  if (!run.has_model_files) return el('td', { class: 'muted', text: 'deleted' });
+  if (ACTIVE.includes(run.status)) return cell('Files', { class: 'muted', text: '–' });
+  if (!run.has_model_files) return cell('Files', { class: 'muted', text: 'deleted' });
   const size = run.model_bytes ? formatBytes(run.model_bytes) : 'kept';
+  if (!isAdmin()) return cell('Files', { class: 'small', text: size });
   const remove = el('button', { type: 'button', class: 'btn btn-small btn-danger delete-files-button',
     dataset: { runId: run.id }, text: 'Delete', 'aria-label': `Delete the model files of run ${run.id} (${size})` });
   remove.addEventListener('click', () => deleteFiles(run));
-  return el('td', {}, el('div', { class: 'small', text: size }), remove);
+  return cell('Files', {}, el('div', { class: 'small', text: size }), remove);
 }
 
 function runRow(run) {
@@ -122,14 +131,14 @@ function runRow(run) {
   if (run.active) markers.push(el('span', { class: 'badge badge-success', text: '★ active' }));
   if (run.pinned) markers.push(el('span', { class: 'badge badge-info', text: 'pinned' }));
   return el('tr', { class: 'run-row', dataset: { runId: run.id, status: run.status } },
-    el('td', {}, el('a', { href: runUrl(run.id), text: `Run #${run.id}` }), ' ', markers,
+    cell('Run', {}, el('a', { href: runUrl(run.id), text: `Run #${run.id}` }), ' ', markers,
       el('div', { class: 'muted small', text: formatDate(run.created_at) })),
     statusCell(run),
-    el('td', { class: 'num', text: run.metrics ? percent(run.metrics.accuracy, 1) : '–' }),
-    el('td', { class: 'wrap', text: f1Text(run.metrics) }),
-    el('td', { class: 'wrap', text: paramsText(run.params) }),
-    el('td', { text: datasetText(run.dataset), title: 'train / validation / test' }),
-    el('td', { text: formatDuration(run.duration_seconds) }),
+    cell('Accuracy', { class: 'num', text: run.metrics ? percent(run.metrics.accuracy, 1) : '–' }),
+    cell('F1 per class', { class: 'wrap', text: f1Text(run.metrics) }),
+    cell('Settings', { class: 'wrap', text: paramsText(run.params) }),
+    cell('Photos train / val / test', { text: datasetText(run.dataset), title: 'train / validation / test' }),
+    cell('Duration', { text: formatDuration(run.duration_seconds) }),
     filesCell(run));
 }
 

@@ -11,6 +11,7 @@ const dropzone = document.getElementById('dropzone');
 const input = document.getElementById('file-input');
 const cameraInput = document.getElementById('camera-input');
 const cameraButton = document.getElementById('camera-button');
+const libraryButton = document.getElementById('library-button');
 const labelSelect = document.getElementById('upload-label');
 const resultsCard = document.getElementById('upload-results');
 const list = document.getElementById('upload-list');
@@ -270,6 +271,6 @@ for (const picker of [input, cameraInput]) {
     picker.value = '';
   });
 }
-if (window.matchMedia && window.matchMedia('(pointer: coarse)').matches) cameraButton.hidden = false;
 cameraButton.addEventListener('click', () => cameraInput.click());
+libraryButton.addEventListener('click', () => input.click());
 document.getElementById('clear-finished').addEventListener('click', clearFinished);

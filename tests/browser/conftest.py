@@ -19,6 +19,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
+from playwright.sync_api import expect
 
 from tests.accounts import ADMIN, PASSWORD
 from tests.live import ROOT, LiveApp, app_env
@@ -38,6 +39,8 @@ PHONE = {"width": 390, "height": 844}
 # Expect timeouts (ms): pages answer fast; training at 32 px with a random backbone takes well under this.
 STEP_MS = 15_000
 TRAIN_MS = 180_000
+# Assertions wait as long as a step may take: the machines that run these share their cores.
+expect.set_options(timeout=STEP_MS)
 
 
 def pytest_collection_modifyitems(items):
@@ -233,14 +236,14 @@ def mobile():
     return False
 
 
-@pytest.fixture
-def browse(request, browser, live, tmp_path, viewport, mobile):
-    """A fresh browser context and page on a fresh app, watched for errors and outside requests."""
-    shots = SCREENSHOTS / re.sub(r"[^A-Za-z0-9_.-]+", "_", request.node.name)
+def open_browse(browser, live: LiveApp, shots: Path, files: Path, viewport: dict, mobile: bool):
+    """A new browser context and page on the app, watched for errors and outside requests: (context, Browse).
+
+    mobile: a phone (is_mobile, has_touch): the page matches (hover: none) and (pointer: coarse).
+    """
     shutil.rmtree(shots, ignore_errors=True)
     shots.mkdir(parents=True)
-    files = tmp_path / "files"
-    files.mkdir()
+    files.mkdir(parents=True, exist_ok=True)
     context = browser.new_context(
         viewport=viewport,
         device_scale_factor=1,
@@ -263,6 +266,11 @@ def browse(request, browser, live, tmp_path, viewport, mobile):
 
     context.route("**/*", guard)
     page = context.new_page()
+    _watch_page(page, watch)
+    return context, Browse(page=page, live=live, watch=watch, shots=shots, files=files)
+
+
+def _watch_page(page, watch: Watch) -> None:
     page.on(
         "console",
         lambda m: (
@@ -292,8 +300,18 @@ def browse(request, browser, live, tmp_path, viewport, mobile):
             else None
         ),
     )
-    helper = Browse(page=page, live=live, watch=watch, shots=shots, files=files)
-    request.node._browser_watch = watch
+
+
+def shots_dir(request, suffix: str = "") -> Path:
+    """tests/screenshots/<test name><suffix>/."""
+    return SCREENSHOTS / (re.sub(r"[^A-Za-z0-9_.-]+", "_", request.node.name) + suffix)
+
+
+@pytest.fixture
+def browse(request, browser, live, tmp_path, viewport, mobile):
+    """A fresh browser context and page on a fresh app, watched for errors and outside requests."""
+    context, helper = open_browse(browser, live, shots_dir(request), tmp_path / "files", viewport, mobile)
+    request.node._browser_watch = helper.watch
     if "signed_out" not in request.keywords:
         helper.sign_in()
     yield helper
