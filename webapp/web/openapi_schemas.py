@@ -1,15 +1,10 @@
-"""JSON Schemas for the OpenAPI document: request bodies derived from the views' field specs, and the shapes
-of the replies (OpenAPI 3.1 components) beside webapp.web.present.
+"""The shapes of the /api/v1 replies as JSON Schema (the OpenAPI document's components), beside present.py.
 
 Every key a reply holds today is required, so a reply that loses one breaks the document; objects stay open
 (additionalProperties allowed) so that adding a key later does not break clients that follow the document.
-Request bodies are closed, as the parser is: a field it does not know is refused.
 """
 
 from webapp.db.models import ROLES, SPLITS
-from webapp.services.accounts import MAX_PASSWORD, MIN_PASSWORD
-from webapp.web import MAX_ID
-from webapp.web.requests import Field
 
 STR = {"type": "string"}
 INT = {"type": "integer"}
@@ -46,74 +41,6 @@ def array(items: dict) -> dict:
     """A list of items."""
     return {"type": "array", "items": items}
 
-
-def field_schema(spec: Field) -> dict:
-    """The JSON Schema of one field spec of webapp.web.requests."""
-    schema: dict = {"type": list(spec.kinds) if len(spec.kinds) > 1 else spec.kinds[0]}
-    if spec.items:
-        schema["items"] = {"type": spec.items}
-    if spec.max_items is not None:
-        schema["maxItems"] = spec.max_items
-    return schema
-
-
-def json_body(
-    spec: dict[str, Field], required: tuple = (), limits: dict | None = None, optional: bool = False
-) -> dict:
-    """A JSON request body from the spec a view parses with; limits add the services' checks per field."""
-    limits = limits or {}
-    strays = (set(limits) | set(required)) - set(spec)
-    if strays:  # the document must not describe fields the parser refuses
-        raise KeyError(f"not in the view's field spec: {', '.join(sorted(strays))}")
-    props = {name: {**field_schema(f), **limits.get(name, {})} for name, f in spec.items()}
-    schema = {"type": "object", "properties": props, "additionalProperties": False}
-    if required:
-        schema["required"] = list(required)
-    return {"required": not optional, "content": {"application/json": {"schema": schema}}}
-
-
-SPLIT_NAMES = list(SPLITS)
-# The meaning checks of the services behind each body (webapp.params.TrainParams, services.classes, accounts,
-# photos); tests/test_openapi.py checks these bounds against the services.
-TRAIN_LIMITS = {
-    "epochs": {"minimum": 1, "maximum": 200},
-    "batch_size": {"minimum": 1, "maximum": 512},
-    "learning_rate": {"exclusiveMinimum": 0, "maximum": 1},
-    "trainable_layers": {"minimum": 0, "maximum": 18},
-}
-COLOR = "#[0-9a-fA-F]{6}"
-NEW_CLASS_LIMITS = {
-    "name": {"minLength": 1, "maxLength": 64, "description": "Unique; no slashes or control characters"},
-    "color": {
-        "pattern": f"^({COLOR})?$",
-        "description": "Like #1a2b3c; null or empty: the next palette colour",
-    },
-    "key": {
-        "minimum": 1,
-        "maximum": 9,
-        "pattern": "^[1-9]?$",
-        "description": "Keyboard shortcut 1-9; null: the first free one; empty: none",
-    },
-}
-CLASS_LIMITS = {
-    **NEW_CLASS_LIMITS,
-    "color": {"type": "string", "pattern": f"^{COLOR}$", "description": "Like #1a2b3c"},
-    "key": {**NEW_CLASS_LIMITS["key"], "description": "Keyboard shortcut 1-9; null or empty: none"},
-}
-USER_LIMITS = {
-    "name": {"minLength": 1, "maxLength": 64},
-    "password": {"minLength": MIN_PASSWORD, "maxLength": MAX_PASSWORD},
-    "role": {"enum": list(ROLES), "default": "labeler"},
-}
-PHOTO_LIMITS = {
-    "label": {"description": "A class name, or null to clear the label"},
-    "split": {"enum": SPLIT_NAMES},
-}
-BULK_LIMITS = {
-    **PHOTO_LIMITS,
-    "ids": {"minItems": 1, "items": {"type": "integer", "minimum": 1, "maximum": MAX_ID}},
-    "action": {"enum": ["delete", "restore"]},
-}
 
 ERROR = obj({"error": STR}, description="What went wrong, in plain words (some errors add data)")
 CLASS = obj(
