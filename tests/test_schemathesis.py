@@ -3,7 +3,7 @@
 The app is seeded first (labeled photos, a zip imported in the background, a trained run), so generated
 requests reach real objects, not only 404s. Every response must be no server error and match the document:
 its status codes, content types, headers and body schemas; schema-invalid requests must be refused, auth
-must be enforced, and deleted objects must stay gone (schemathesis's stateful checks).
+must be enforced, and what a POST created must be there to read (schemathesis's stateful checks).
 """
 
 import io
@@ -84,10 +84,14 @@ def schemathesis(live: LiveApp, token: str, report, *args: str) -> dict:
     command += ["--report", "json,har", "--report-dir", str(report), *args]
     report.mkdir()
     done = subprocess.run(command, capture_output=True, text=True, timeout=300, cwd=report.parent)
-    summary = json.loads(next(report.glob("json-*.json")).read_text())
-    har = json.loads(next(report.glob("har-*.json")).read_text())
-    summary["requests"] = [entry["request"]["method"] for entry in har["log"]["entries"]]
-    summary["output"] = done.stdout[-6000:] + done.stderr[-2000:]
+    output = done.stdout[-6000:] + done.stderr[-2000:]
+    reports = {path.name.split("-")[0]: path for path in report.iterdir()}
+    assert {"json", "har"} <= set(reports), output
+    summary = json.loads(reports["json"].read_text())
+    entries = json.loads(reports["har"].read_text())["log"]["entries"]
+    summary["requests"] = [entry["request"]["method"] for entry in entries]
+    summary["statuses"] = [entry["response"]["status"] for entry in entries]
+    summary["output"] = output
     return summary
 
 
@@ -96,6 +100,7 @@ def assert_clean(summary: dict) -> None:
     assert summary["failures"] == [] and summary["errors"] == [], summary["output"]
     assert summary["operations"]["tested"] == summary["operations"]["selected"], summary["output"]
     assert summary["exit_code"] == 0, summary["output"]
+    assert [status for status in summary["statuses"] if status >= 500] == [], summary["output"]
 
 
 def test_schemathesis_finds_no_server_error_and_no_reply_that_breaks_the_document(seeded, tmp_path):
