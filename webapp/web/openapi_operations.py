@@ -12,6 +12,7 @@ from webapp.services.accounts import MAX_PASSWORD, MIN_PASSWORD
 from webapp.services.photo_queries import FLAGS, IDS_PER_PAGE, MAX_IDS_PER_PAGE, MAX_PAGE, ORDERS
 from webapp.services.photos import MAX_PER_PAGE
 from webapp.services.predictions import SORTS
+from webapp.services.runs import RUNS_PER_PAGE
 from webapp.web import MAX_ID
 from webapp.web import api_accounts as accounts
 from webapp.web import api_classes as classes
@@ -214,7 +215,7 @@ OPERATIONS = {
     },
     "api_runs.list_runs": {
         "ok": {200: ok(many("Run"), "A page of runs, newest first", PAGE_HEADERS)},
-        "query": [PAGE, per_page(runs.run_service.RUNS_PER_PAGE)],
+        "query": [PAGE, per_page(RUNS_PER_PAGE)],
     },
     "api_runs.get_run": {"ok": {200: ok("Run")}},
     "api_runs.cancel_run": {"ok": {200: ok("Run")}, "errors": (409,)},
@@ -245,7 +246,7 @@ OPERATIONS = {
             query("unlabeled", FLAG, "1: only unlabeled photos"),
             query(
                 "sort",
-                {"enum": PREDICTION_SORTS},
+                choice(PREDICTION_SORTS, "confidence"),
                 "confidence (default), -confidence, wrong_confident, newest",
             ),
         ],
