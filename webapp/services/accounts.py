@@ -95,8 +95,10 @@ def remove_user(name: str) -> None:
     delete_user(get_user(name))
 
 
-def delete_user(user: User) -> None:
-    """Delete a user and their tokens (never the last admin)."""
+def delete_user(user: User, acting: User | None = None) -> None:
+    """Delete a user and their tokens (never the last admin, never the user acting: they would lock out)."""
+    if acting is not None and acting.id == user.id:
+        raise Conflict("You cannot remove yourself; another admin can")
     if user.is_admin and _admin_count() == 1:
         raise Conflict("This is the only admin; add another admin before removing it")
     db.session.delete(user)

@@ -26,6 +26,7 @@ def init_app(app: Flask) -> None:
         errors,
         health,
         media,
+        openapi,
         pages,
         security,
     )
@@ -44,6 +45,7 @@ def init_app(app: Flask) -> None:
         api_imports,
         api_runs,
         api_accounts,
+        openapi,
         media,
         health,
     ):
@@ -65,8 +67,24 @@ def _set_up_proxy_and_hosts(app: Flask) -> None:
     app.config["TRUSTED_HOSTS"] = trusted_hosts(app.config["LISTEN_HOST"] or "", app.config["TRUSTED_HOSTS"])
 
 
+def up_to(limit: int) -> str:
+    """A regex of the decimal numbers from 1 to limit (leading zeros allowed)."""
+    digits = str(limit)
+    shorter = [f"[1-9][0-9]{{0,{len(digits) - 2}}}"] if len(digits) > 1 else []
+    same = [
+        f"{digits[:i]}[{'1' if i == 0 else '0'}-{int(d) - 1}][0-9]{{{len(digits) - i - 1}}}"
+        for i, d in enumerate(digits)
+        if int(d) > (1 if i == 0 else 0)
+    ]
+    return f"0*(?:{'|'.join([*shorter, *same, digits])})"
+
+
 class IdConverter(IntegerConverter):
     """A database id in a URL: a whole number the database can hold (larger ones are simply not found)."""
+
+    # Only 1..MAX_ID match at all: a value the converter refused after matching made werkzeug answer 405 to
+    # PATCH/DELETE /photos/0 (it had seen the GET rule), where 404 is right.
+    regex = up_to(MAX_ID)
 
     def __init__(self, url_map, *args, **kwargs):
         super().__init__(url_map, min=1, max=MAX_ID)

@@ -58,7 +58,7 @@ def add_user():
 @admin_only("remove users")
 def remove_user(user_id: int):
     """Remove a user and their tokens."""
-    accounts.delete_user(accounts.get_user_by_id(user_id))
+    accounts.delete_user(accounts.get_user_by_id(user_id), acting=current_user)
     return jsonify({"deleted": user_id})
 
 

@@ -126,6 +126,7 @@ def admin_only(action: str):
                 raise Forbidden(f"Only an admin can {action}; you are signed in as a {current_user.role}")
             return view(*args, **kwargs)
 
+        wrapper.admin_action = action  # the OpenAPI document lists 403 for it
         return wrapper
 
     return decorate

@@ -127,7 +127,11 @@ def _os_error(exc: OSError):
 
 
 def _http_error(exc: HTTPException):
-    return error_response(exc.description or exc.name, exc.code or 500)
+    reply = error_response(exc.description or exc.name, exc.code or 500)
+    allowed = getattr(exc, "valid_methods", None)
+    if allowed:  # a 405 names the methods the URL takes (RFC 9110 requires the Allow header)
+        return (*reply, {"Allow": ", ".join(sorted(allowed))})
+    return reply
 
 
 def _unexpected_error(exc: Exception):
