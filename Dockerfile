@@ -17,7 +17,7 @@ FROM debian:bookworm-slim AS build
 ARG DEBIAN_FRONTEND=noninteractive
 RUN apt-get update \
     && apt-get install -y --no-install-recommends python3 python3-venv \
-    && rm -rf /var/lib/apt/lists/*
+    && apt-get clean && rm -rf /var/lib/apt/lists/*
 ENV PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PIP_ROOT_USER_ACTION=ignore
@@ -50,10 +50,10 @@ keras.applications.$maker(weights='imagenet', include_top=False, input_shape=(22
 FROM debian:bookworm-slim
 ARG DEBIAN_FRONTEND=noninteractive
 # python3: the interpreter the venv was made with; tini: PID 1, passes the stop signal on and reaps zombies;
-# ca-certificates: HTTPS for the ImageNet download.
+# ca-certificates: HTTPS for the ImageNet download. apt's cache goes (not every base image drops it itself).
 RUN apt-get update \
     && apt-get install -y --no-install-recommends python3 tini ca-certificates \
-    && rm -rf /var/lib/apt/lists/* \
+    && apt-get clean && rm -rf /var/lib/apt/lists/* /var/cache/apt/*.bin \
     && useradd --uid 1000 --user-group --create-home --shell /usr/sbin/nologin app
 
 ENV PATH=/opt/venv/bin:$PATH \
