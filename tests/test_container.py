@@ -105,6 +105,18 @@ def train_and_predict_all(app: LiveApp, photos: int) -> dict:
 
 @pytest.mark.container
 @pytest.mark.slow
+def assert_kept(app: LiveApp, trained: dict, stopped_id: int) -> None:
+    """The photos, the trained run (still the active model) and the stopped run, as they were."""
+    assert app.get("/api/v1/photos").json()["total"] == 12
+    done = app.get(f"/api/v1/runs/{trained['id']}").json()
+    assert done["status"] == "succeeded" and done["active"] is True
+    assert done["metrics"] == trained["metrics"]
+    cut = app.get(f"/api/v1/runs/{stopped_id}").json()
+    assert cut["status"] == "failed" and cut["has_model_files"] is False
+    # Recorded by the stopping worker itself (a later worker failing it as dead says "The worker stopped").
+    assert re.fullmatch(r"The worker was stopped during epoch \d+; press Train to start again", cut["error"])
+
+
 def test_the_image_trains_stops_cleanly_and_keeps_everything_in_its_volume(image, tmp_path):
     first, second, volume, port = unique("pt-app-"), unique("pt-app-"), unique("pt-data-"), free_port()
     baked = tmp_path / "baked.weights.h5"  # stands for weights baked in with BAKE_WEIGHTS
@@ -131,24 +143,23 @@ def test_the_image_trains_stops_cleanly_and_keeps_everything_in_its_volume(image
         ok(podman("stop", "--time", str(STOP_TIMEOUT), first))
         assert exit_code(first) == 0, podman("logs", first).stderr[-3000:]
 
-        # A new container on the same volume has every photo, run and the active model.
+        # Started again, it has every photo, both runs and the active model.
+        ok(podman("start", first))
+        wait_healthy(app, first)
+        assert_kept(app, trained, stopped["id"])
+        assert podman("exec", first, "test", "-e", f"/app/instance/models/{stopped['id']}").returncode == 1
+        photo = {"file": ("x.jpg", class_photo(1, 99), "image/jpeg")}
+        answer = wait_until(
+            lambda: (r := app.post("/api/v1/predict", files=photo)).status_code == 200 and r, 120, "no answer"
+        )
+        assert answer.json()["run_id"] == trained["id"]
+
+        # So does a new container on the same volume: everything lives in the volume.
+        ok(podman("stop", "--time", str(STOP_TIMEOUT), first))
         ok(podman("rm", first))
         run_app(second, volume, port)
         wait_healthy(app, second)
-        assert app.get("/api/v1/photos").json()["total"] == 12
-        done = app.get(f"/api/v1/runs/{trained['id']}").json()
-        assert done["status"] == "succeeded" and done["metrics"] == trained["metrics"]
-        cut = app.get(f"/api/v1/runs/{stopped['id']}").json()
-        assert cut["status"] == "failed"
-        assert re.fullmatch(
-            r"The worker was stopped during epoch \d+; press Train to start again", cut["error"]
-        )
-        assert podman("exec", second, "test", "-e", f"/app/instance/models/{stopped['id']}").returncode == 1
-        photo = {"file": ("x.jpg", class_photo(1, 99), "image/jpeg")}
-        answer = wait_until(
-            lambda: (r := app.post("/api/v1/predict", files=photo)).status_code == 200 and r, 120, ""
-        )
-        assert answer.json()["run_id"] == trained["id"]
+        assert_kept(app, trained, stopped["id"])
     finally:
         remove(first, second, volumes=(volume,))
 
