@@ -12,6 +12,7 @@ from flask import Flask
 
 from webapp.db import db
 from webapp.queue import heartbeat
+from webapp.worker import stopping
 
 log = logging.getLogger(__name__)
 PR_SET_PDEATHSIG = 1  # linux/prctl.h
@@ -50,29 +51,9 @@ def _children_die_with_this_process(consumer) -> None:
     def init(process) -> None:
         init_child(process)
         die_with_parent(parent, signal.SIGKILL)
-        _interrupt_once(process)
+        stopping.install()  # SIGTERM: a training run stops at its next batch, in plain words
 
     environment.init_child = init
-
-
-def _interrupt_once(worker) -> None:
-    """Let SIGTERM interrupt each job of this worker process once. Stopping, the consumer sends SIGTERM, waits
-    a second and exits, and multiprocessing's exit handler sends another: that one must not cut short the
-    job's clean-up (recording how the run ended, removing its half-written model files)."""
-    interrupt = signal.getsignal(signal.SIGTERM)  # Huey's: KeyboardInterrupt while a job runs
-    interrupted: set = set()  # the jobs a SIGTERM has interrupted already
-
-    def once(signum, frame) -> None:
-        running = set(worker.huey._tasks_in_flight)
-        if (running and running <= interrupted) or not callable(interrupt):
-            return
-        try:
-            interrupt(signum, frame)
-        except KeyboardInterrupt:
-            interrupted.update(running)
-            raise
-
-    signal.signal(signal.SIGTERM, once)
 
 
 def die_with_parent(parent: int, sig: int) -> None:
