@@ -98,9 +98,10 @@ VOLUME ["/app/instance"]
 EXPOSE 5000
 # Healthy when the database answers (/healthz is 503 otherwise). Change the port with PORT, not --port.
 HEALTHCHECK --interval=30s --timeout=5s --start-period=60s --retries=3 CMD ["python", "-c", "import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:%s/healthz' % os.environ.get('PORT', '5000'), timeout=4)"]
-# SIGTERM: the web server stops, the worker stops its job and records the run as failed in plain words
-# (its half-written model files removed) within a few seconds; give it the stop timeout above (45 s: the web
-# process waits up to 30 s for its worker before it kills it).
+# SIGTERM: the web server stops; a training run stops at its next batch (within seconds: a run cannot resume
+# from an epoch, so nothing is gained by finishing one) and is recorded as failed in plain words, its
+# half-written model files removed; the active model stays. Give it the stop timeout above (45 s: the web
+# process waits up to 30 s for its worker, then kills it).
 STOPSIGNAL SIGTERM
 ENTRYPOINT ["/usr/bin/tini", "--", "/usr/local/bin/webapp-entrypoint"]
 CMD []
