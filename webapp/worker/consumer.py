@@ -12,6 +12,7 @@ from flask import Flask
 
 from webapp.db import db
 from webapp.queue import heartbeat
+from webapp.worker import stopping
 
 log = logging.getLogger(__name__)
 PR_SET_PDEATHSIG = 1  # linux/prctl.h
@@ -50,6 +51,7 @@ def _children_die_with_this_process(consumer) -> None:
     def init(process) -> None:
         init_child(process)
         die_with_parent(parent, signal.SIGKILL)
+        stopping.install()  # SIGTERM: a training run stops at its next batch, in plain words
 
     environment.init_child = init
 

@@ -14,6 +14,7 @@ from webapp.db.models import TrainingRun
 from webapp.queue import runstate
 from webapp.queue.heartbeat import worker_name
 from webapp.queue.runstate import RunClosed, discard_run_files, mark_finished, update_running
+from webapp.worker import stopping
 from webapp.worker.exports import tflite_job
 from webapp.worker.model_files import prune_model_files
 from webapp.worker.paths import image_loader, instance_path
@@ -70,14 +71,15 @@ def train_run(run_id: int) -> None:
         return
     progress = RunProgress(run_id)
     status, error = "failed", "The worker stopped unexpectedly; press Train to start again"
-    try:
-        status, error = _attempt(run, progress)
-    except BaseException:
-        error = f"The worker was stopped during {progress.where()}; press Train to start again"
-        raise
-    finally:
-        db.session.rollback()
-        _close(run_id, status, error)
+    with stopping.cooperating():  # SIGTERM stops the run at its next batch, never in its clean-up
+        try:
+            status, error = _attempt(run, progress)
+        except BaseException:
+            error = f"The worker was stopped during {progress.where()}; press Train to start again"
+            raise
+        finally:
+            db.session.rollback()
+            _close(run_id, status, error)
 
 
 def _attempt(run: TrainingRun, progress: RunProgress) -> tuple[str, str | None]:
@@ -89,6 +91,8 @@ def _attempt(run: TrainingRun, progress: RunProgress) -> tuple[str, str | None]:
         _train(run, progress)
         return "succeeded", _store_predictions(run_id, progress)
     except TrainingCancelled:
+        if stopping.requested():  # SIGTERM: the app or its container is stopping
+            return "failed", f"The worker was stopped during {progress.where()}; press Train to start again"
         return "cancelled", f"Cancelled by the user during {progress.where()}"
     except WeightsUnavailable as exc:
         return "failed", str(exc)

@@ -10,6 +10,7 @@ from sqlalchemy import select
 from webapp.db import db
 from webapp.db.models import TrainingRun, utcnow
 from webapp.queue.runstate import update_running, where_stopped
+from webapp.worker import stopping
 
 WRITE_EVERY = 0.5  # seconds between progress writes; the page polls about once a second
 CHECK_CANCEL_EVERY = 0.5
@@ -72,7 +73,9 @@ class RunProgress:
         return False
 
     def should_cancel(self) -> bool:
-        """Whether the user asked to cancel (checked at most twice a second)."""
+        """Whether the user asked to cancel (checked at most twice a second) or the worker is stopping."""
+        if stopping.requested():
+            return True
         now = time.monotonic()
         if not self._cancel and now - self._last_cancel_check >= CHECK_CANCEL_EVERY:
             self._last_cancel_check = now
