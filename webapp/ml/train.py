@@ -1,4 +1,4 @@
-"""Train the trained part (last VGG16 layers + head) on cached features, with live progress and cancel."""
+"""Train the trained part (last backbone layers + head) on cached features, with live progress and cancel."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from webapp.params import TrainParams
 BatchHook = Callable[[int, int, int, int], None]
 EpochHook = Callable[[int, dict[str, Any]], None]
 LOG_KEYS = ("loss", "accuracy", "val_loss", "val_accuracy")
+OPTIMIZERS = {"rmsprop": keras.optimizers.RMSprop, "adam": keras.optimizers.Adam}
 
 
 class _Hooks(keras.callbacks.Callback):
@@ -54,7 +55,8 @@ def train_on_features(
     on_epoch: EpochHook | None = None,
     should_cancel: Callable[[], bool] | None = None,
 ) -> list[dict[str, Any]]:
-    """Fit with RMSprop + categorical cross-entropy; returns per-epoch {epoch, loss, accuracy, val_*}.
+    """Fit with the run's optimizer (RMSprop or Adam) and categorical cross-entropy; returns per-epoch
+    {epoch, loss, accuracy, val_*}.
 
     on_epoch(epoch, logs) gets loss, accuracy, val_loss, val_accuracy (val_* only with a validation split).
     """
@@ -64,7 +66,7 @@ def train_on_features(
     n_classes = trained_part.output_shape[-1]
     keras.utils.set_random_seed(params.seed)  # shuffling order and dropout masks repeat run to run
     trained_part.compile(
-        optimizer=keras.optimizers.RMSprop(learning_rate=params.learning_rate),
+        optimizer=OPTIMIZERS[params.optimizer](learning_rate=params.learning_rate),
         loss="categorical_crossentropy",
         metrics=["accuracy"],
     )
