@@ -92,7 +92,7 @@ def trained_run(tmp_path_factory, backbone_dir):
 
 @pytest.fixture(scope="session")
 def trained_mobilenet_run(tmp_path_factory, backbone_dir):
-    """The same small run with MobileNetV2: its defaults (Adam 1e-3, top block trained), 10 epochs of 8."""
+    """The same small run with MobileNetV2: its defaults (Adam 1e-3, Conv_1 trained), 10 epochs of 8."""
     from webapp.params import TrainParams
 
     params = TrainParams(backbone="mobilenet_v2", epochs=10, batch_size=8)

@@ -75,7 +75,12 @@ def test_train_params_defaults_are_the_articles():
 
 def test_each_backbone_has_its_own_defaults_and_a_stored_run_without_backbone_is_vgg16():
     mobile = TrainParams(backbone="mobilenet_v2")
-    assert (mobile.optimizer, mobile.learning_rate, mobile.trainable_layers) == ("adam", 1e-3, 11)
+    assert (mobile.optimizer, mobile.learning_rate, mobile.trainable_layers, mobile.epochs) == (
+        "adam",
+        1e-3,
+        3,
+        10,
+    )
     assert mobile.to_dict() == {**BACKBONE_DEFAULTS["mobilenet_v2"], "backbone": "mobilenet_v2", "seed": 0}
     # A setting given is kept; only the ones left out take the backbone's defaults.
     assert TrainParams(backbone="mobilenet_v2", epochs=3).to_dict()["epochs"] == 3

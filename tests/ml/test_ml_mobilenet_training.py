@@ -21,9 +21,9 @@ def test_training_learns_and_saves_the_backbone(trained_mobilenet_run):
     ]
     info = json.loads(result.info_path.read_text())
     assert info["backbone"] == "mobilenet_v2" and info["params"]["backbone"] == "mobilenet_v2"
-    assert info["cut_layer"] == "block_15_add" and info["trainable_layers"] == 11
+    assert info["cut_layer"] == "block_16_project_BN" and info["trainable_layers"] == 3
     assert info["feature_key"].startswith("mobilenet_v2-none-") and info["feature_key"].endswith(
-        "-32px-block_15_add"
+        "-32px-block_16_project_BN"
     )
     assert (job.feature_root / info["feature_key"]).is_dir()
     assert not [p for p in job.model_dir.iterdir() if p.name.startswith(".tmp-")]
@@ -39,7 +39,7 @@ def test_saved_model_loads_with_plain_keras_and_equals_the_cached_feature_path(t
     model = keras.saving.load_model(result.model_path)
     batch = np.stack([images[sha] for sha, _, _ in job.items])
     probs = predict_images(model, batch)
-    extractor = get_extractor(get_backbone("none", SIZE, job.backbone_dir, "mobilenet_v2"), 11)
+    extractor = get_extractor(get_backbone("none", SIZE, job.backbone_dir, "mobilenet_v2"), 3)
     fast = load_run_model(job.model_dir)
     # The trained weights through both paths: float32 features -> trained part == the whole network.
     np.testing.assert_allclose(
@@ -76,7 +76,7 @@ def test_precompute_uses_the_mobilenet_default_cut(tmp_path, backbone_dir, photo
     args = ("none", SIZE, backbone_dir, tmp_path, shas, images.__getitem__)
     assert precompute_features(*args, backbone_name="mobilenet_v2") == len(shas)
     (folder,) = [p.name for p in tmp_path.iterdir()]
-    assert folder.startswith("mobilenet_v2-none-") and folder.endswith("-block_15_add")
+    assert folder.startswith("mobilenet_v2-none-") and folder.endswith("-block_16_project_BN")
     assert FeatureCache(tmp_path, folder).missing(shas) == []
     assert precompute_features(*args, backbone_name="mobilenet_v2") == 0
 
