@@ -11,6 +11,7 @@ from webapp.params import BACKBONE_DEFAULTS
 
 MOBILE = {**BACKBONE_DEFAULTS["mobilenet_v2"], "backbone": "mobilenet_v2"}
 VGG = {**BACKBONE_DEFAULTS["vgg16"], "backbone": "vgg16"}
+del MOBILE["optimizer"], VGG["optimizer"]  # it goes with the backbone, not stored with a run's settings
 
 
 @pytest.fixture
@@ -94,3 +95,13 @@ def test_a_bad_webapp_backbone_stops_the_app_with_a_clear_message(app_config):
     with pytest.raises(ValueError, match=r"WEBAPP_BACKBONE must be vgg16 or mobilenet_v2 \(got 'resnet'\)"):
         create_app({**app_config, "BACKBONE": "resnet"})
     assert create_app({**app_config, "BACKBONE": " MobileNet_V2 "}).config["BACKBONE"] == "mobilenet_v2"
+
+
+def test_a_runs_params_can_be_posted_again(client):
+    """The run page's "Train again with the same settings" posts run["params"] back as they are."""
+    labeled(client, {"beer": 4, "wings": 4})
+    first = start(client, {"backbone": "mobilenet_v2", "epochs": 4}).get_json()
+    client.post(f"/api/v1/runs/{first['id']}/cancel")
+    again = start(client, first["params"])
+    assert again.status_code == 202, again.get_json()
+    assert again.get_json()["params"] == first["params"]

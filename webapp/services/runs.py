@@ -16,10 +16,10 @@ from webapp.services import instance_path
 from webapp.services.dataset import imbalance
 from webapp.services.errors import Conflict, Failed, InvalidInput, NotFound, Unavailable
 
+# Stored on the run as given or defaulted, so that a run's params can be posted again ("Train again"). The
+# optimizer is not among them: it goes with the backbone (webapp/params.py).
 USER_PARAMS = ("epochs", "batch_size", "learning_rate", "trainable_layers", "backbone")
-# Stored on the run: the settings a Train request may give, and the optimizer that goes with the backbone.
-STORED_PARAMS = (*USER_PARAMS, "optimizer")
-DEFAULT_PARAMS = {name: getattr(TrainParams(), name) for name in STORED_PARAMS}  # VGG16's
+DEFAULT_PARAMS = {name: getattr(TrainParams(), name) for name in USER_PARAMS}  # VGG16's
 MIN_PER_CLASS = 3
 RUNS_PER_PAGE = 50
 # Walking the photo store is slow (every file is stat'ed): one figure per instance folder, kept a while.
@@ -39,7 +39,7 @@ def clean_params(body: dict, default_backbone: str = DEFAULT_BACKBONE) -> dict:
         params = TrainParams.from_dict(given)
     except ValueError as exc:
         raise InvalidInput(str(exc).removesuffix(".")) from None
-    return {name: getattr(params, name) for name in STORED_PARAMS}
+    return {name: getattr(params, name) for name in USER_PARAMS}
 
 
 def train_defaults() -> dict:
