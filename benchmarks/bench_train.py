@@ -232,7 +232,7 @@ def report(name: str, ours: dict, article: dict, target: float) -> None:
     ratio = ours["time"] / article["time"]
     verdict = "ok" if ratio <= target else "MISSED"
     print(
-        f"{name:<28} ours {ours['time']:7.1f} s   article {article['time']:7.1f} s   ratio {ratio:.2f}x "
+        f"{name:<28} ours {ours['time']:7.1f} s   article {article['time']:7.1f} s   ratio {ratio:.3f}x "
         f"(target <= {target}x: {verdict})   test acc ours {ours['accuracy']:.2f} / article "
         f"{article['accuracy']:.2f}   peak RSS {rss_mb():.0f} MB"
     )
