@@ -1,6 +1,6 @@
 """Worker memory at scale: peak RSS of one training run on N photos (default 1000, 224 px, 5 epochs).
 
-    python benchmarks/bench_memory.py [--n 1000] [--size 224] [--epochs 5]
+    python benchmarks/bench_memory.py [--n 1000] [--size 224] [--epochs 5] [--backbone vgg16|mobilenet_v2]
 
 The baseline is this process right after TensorFlow is imported and the backbone built (a warm worker at
 rest); the run then computes every photo's features (cold cache) and trains block 5 + head, as Train does.
@@ -47,14 +47,15 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--n", type=int, default=1000)
     parser.add_argument("--size", type=int, default=224)
-    parser.add_argument("--epochs", type=int, default=5)
+    parser.add_argument("--epochs", type=int, default=None, help="default: the backbone's")
+    parser.add_argument("--backbone", default="vgg16", choices=["vgg16", "mobilenet_v2"])
     args = parser.parse_args()
     from webapp.ml.backbone import get_backbone
     from webapp.ml.pipeline import TrainingJob, run_training
     from webapp.params import TrainParams
 
     root = Path(tempfile.mkdtemp(prefix="bench-memory-"))
-    get_backbone("none", args.size, root / "backbone")
+    get_backbone("none", args.size, root / "backbone", args.backbone)
     base = current_rss_gb()
     print(f"baseline (TensorFlow imported, backbone built): {base:.2f} GB")
     splits = ["train", "train", "train", "val", "test"]
@@ -67,14 +68,15 @@ def main() -> None:
         model_dir=root / "model",
         labels=["beer", "wings"],
         items=items,
-        params=TrainParams(epochs=args.epochs),
+        params=TrainParams(epochs=args.epochs, backbone=args.backbone),
         load_image=make_loader(args.size),
     )
     start = time.perf_counter()
     result = run_training(job)
     peak = rss_gb()
     print(
-        f"{args.n} photos, {args.size} px, {args.epochs} epochs: {time.perf_counter() - start:.0f} s, "
+        f"{args.backbone}, {args.n} photos, {args.size} px, {job.params.epochs} epochs: "
+        f"{time.perf_counter() - start:.0f} s, "
         f"test accuracy {result.metrics['accuracy']:.3f}"
     )
     print(

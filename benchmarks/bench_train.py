@@ -1,11 +1,16 @@
 """Training time: the article's pipeline (Keras 3 port) vs webapp.ml (cached features), in one process.
 
     python benchmarks/bench_train.py [--n 60] [--size 224] [--weights none|imagenet|/path.h5]
+    python benchmarks/bench_train.py --backbone mobilenet_v2 --weights /path/mobilenet_v2...h5
+
 
 Both sides use the same backbone weights, architecture and hyperparameters (RMSprop 1e-4, batch 32, the last
 4 VGG16 layers trained). Importing TensorFlow and building the models happen once, as in a warm worker, and
 are printed but kept out of the per-run times. Phases: 5 epochs (ours cold = features computed at Train,
 ours warm = features cached), 10 epochs (per-epoch time), and a retrain after adding photos.
+
+With --backbone mobilenet_v2, ours is MobileNetV2 with its own defaults (webapp/params.py) against the same
+article VGG16 pipeline (weights --article-weights), then the TFLite sizes: see mobilenet_phases.py.
 """
 
 from __future__ import annotations
@@ -192,10 +197,11 @@ def epoch_marker(callback):
 class Ours:
     """webapp.ml.pipeline.run_training on the same photos."""
 
-    def __init__(self, args, root: Path):
-        self.args, self.root = args, root
+    def __init__(self, args, root: Path, backbone: str = "vgg16"):
+        self.args, self.root, self.backbone = args, root, backbone
 
-    def run(self, items, paths, epochs: int) -> dict:
+    def run(self, items, paths, epochs: int | None) -> dict:
+        """One run_training (epochs None: the backbone's default)."""
         from webapp.ml.pipeline import NullProgress, TrainingJob, run_training
         from webapp.params import TrainParams
 
@@ -211,7 +217,7 @@ class Ours:
 
         job = TrainingJob(
             self.args.weights, self.args.size, self.root / "backbone", self.root / "features",
-            self.root / "models" / "run", LABELS, items, TrainParams(epochs=epochs),
+            self.root / "models" / "run", LABELS, items, TrainParams(epochs=epochs, backbone=self.backbone),
             image_loader(paths, self.args.size),
         )  # fmt: skip
         start = time.perf_counter()
@@ -226,7 +232,7 @@ def report(name: str, ours: dict, article: dict, target: float) -> None:
     ratio = ours["time"] / article["time"]
     verdict = "ok" if ratio <= target else "MISSED"
     print(
-        f"{name:<28} ours {ours['time']:7.1f} s   article {article['time']:7.1f} s   ratio {ratio:.2f}x "
+        f"{name:<28} ours {ours['time']:7.1f} s   article {article['time']:7.1f} s   ratio {ratio:.3f}x "
         f"(target <= {target}x: {verdict})   test acc ours {ours['accuracy']:.2f} / article "
         f"{article['accuracy']:.2f}   peak RSS {rss_mb():.0f} MB"
     )
@@ -254,13 +260,22 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=60, help="photos (half per class)")
     parser.add_argument("--size", type=int, default=224, help="model input side in pixels")
-    parser.add_argument("--weights", default="none", help="imagenet, none or a weights file")
+    parser.add_argument("--weights", default="none", help="imagenet, none, a weights file or a folder")
+    parser.add_argument("--backbone", default="vgg16", choices=["vgg16", "mobilenet_v2"])
+    parser.add_argument(
+        "--article-weights", default="none", help="the article's VGG16 (--backbone mobilenet_v2)"
+    )
     parser.add_argument("--add", type=int, default=10, help="photos added before the retrain")
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder")
     args = parser.parse_args()
     root = Path(tempfile.mkdtemp(prefix="bench-train-"))
     try:
-        bench(args, root)
+        if args.backbone == "mobilenet_v2":
+            from mobilenet_phases import bench_mobilenet
+
+            bench_mobilenet(args, root, sys.modules[__name__])
+        else:
+            bench(args, root)
     finally:
         if not args.keep:
             shutil.rmtree(root, ignore_errors=True)

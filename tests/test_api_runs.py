@@ -233,7 +233,7 @@ def test_posted_parameters_are_stored_on_the_run(client):
     body = {"epochs": 12, "batch_size": 8, "learning_rate": 0.0005, "trainable_layers": 0}
     response = start(client, body)
     assert response.status_code == 202, response.get_json()
-    expected = {"epochs": 12, "batch_size": 8, "learning_rate": 0.0005, "trainable_layers": 0}
+    expected = {**body, "backbone": "vgg16"}  # the default backbone
     assert response.get_json()["params"] == expected
     run = get_run(client, response.get_json()["id"])
     assert run["params"] == expected

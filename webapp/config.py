@@ -11,6 +11,7 @@ DEFAULTS = {
     "INSTANCE_PATH": str(REPO_ROOT / "instance"),
     "DATABASE_URL": None,  # None: a SQLite file in the instance folder
     "QUEUE_URL": None,  # None: SqliteHuey in the instance folder; "redis://..." for Redis
+    "BACKBONE": "vgg16",  # backbone of new runs: vgg16 or mobilenet_v2 (a Train request may pick the other)
     "BACKBONE_WEIGHTS": "imagenet",
     "IMAGE_SIZE": 224,
     "CLASSES": "beer,wings",
@@ -96,4 +97,7 @@ def normalise(config: dict) -> None:
         config[key] = int(config[key])
     config["PROXY_FIX"] = str(config["PROXY_FIX"]).lower() in ("1", "true", "yes", "on")
     if config["IMAGE_SIZE"] < 32:
-        raise ValueError("WEBAPP_IMAGE_SIZE must be at least 32 (VGG16's smallest input)")
+        raise ValueError("WEBAPP_IMAGE_SIZE must be at least 32 (the backbones' smallest input)")
+    config["BACKBONE"] = str(config["BACKBONE"]).strip().lower()
+    if config["BACKBONE"] not in ("vgg16", "mobilenet_v2"):
+        raise ValueError(f"WEBAPP_BACKBONE must be vgg16 or mobilenet_v2 (got {config['BACKBONE']!r})")

@@ -125,7 +125,7 @@ async function load(reset) {
 }
 
 function runOption(run) {
-  const parts = [`Run #${run.id}`];
+  const parts = [`Run #${run.id}`, { vgg16: 'VGG16', mobilenet_v2: 'MobileNetV2' }[run.backbone] || run.backbone];
   if (run.metrics) parts.push(`${percent(run.metrics.accuracy, 1)} accuracy`);
   if (run.active) parts.push('★ active');
   parts.push(formatDate(run.finished_at || run.created_at));

@@ -103,6 +103,7 @@ function renderParams(run) {
   const d = run.dataset || {};
   const perClass = Object.entries(d.per_class || {}).map(([name, c]) => `${name}: ${c.train ?? 0}/${c.val ?? 0}/${c.test ?? 0}`);
   replaceChildren($('run-params'),
+    param('Backbone', { vgg16: 'VGG16', mobilenet_v2: 'MobileNetV2' }[run.backbone] || run.backbone),
     param('Epochs', p.epochs), param('Batch size', p.batch_size), param('Learning rate', p.learning_rate),
     param('Trainable layers', p.trainable_layers), param('Backbone weights', run.weights),
     param('Photos train / val / test', `${d.train ?? 0} / ${d.val ?? 0} / ${d.test ?? 0}`),

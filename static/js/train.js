@@ -13,6 +13,9 @@ const ACTIVE = ['queued', 'running'];
 let pollTimer = null;
 const RUNS_PER_PAGE = 50;
 let runsPage = 1;
+let backboneDefaults = {};
+let edited = false; // settings typed before the defaults arrived are kept
+export const BACKBONES = { vgg16: 'VGG16', mobilenet_v2: 'MobileNetV2' };
 
 export const runUrl = (id) => `/runs/${id}`;
 
@@ -60,7 +63,32 @@ function readParams() {
     trainable_layers: read('trainable-layers', (v) => parseInt(v, 10)),
   };
   const bad = Object.entries(params).find(([, v]) => !Number.isFinite(v) || v < 0);
-  return bad ? { error: `Check the setting “${bad[0].replace('_', ' ')}”: it must be a positive number.` } : { params };
+  if (bad) return { error: `Check the setting “${bad[0].replace('_', ' ')}”: it must be a positive number.` };
+  return { params: { ...params, backbone: $('backbone').value } };
+}
+
+// Each backbone has its own defaults (GET /api/v1/runs/defaults): choosing one fills them in.
+function showDefaults(name) {
+  const d = backboneDefaults[name];
+  if (!d) return;
+  $('epochs').value = d.epochs;
+  $('batch-size').value = d.batch_size;
+  $('learning-rate').value = d.learning_rate;
+  $('trainable-layers').value = d.trainable_layers;
+  $('trainable-layers').max = d.max_trainable_layers;
+  $('trainable-layers').title = `Allowed: ${d.trainable_layers_choices}`;
+  $('defaults-text').textContent = `Defaults for ${BACKBONES[name]}: ${d.epochs} epochs, batch ${d.batch_size}, ` +
+    `${d.optimizer === 'adam' ? 'Adam' : 'RMSprop'} at ${d.learning_rate}, the last ${d.trainable_layers} layers trainable.`;
+}
+
+async function loadDefaults() {
+  try {
+    const answer = await get('/api/v1/runs/defaults');
+    backboneDefaults = answer.backbones;
+    if (edited) return;
+    $('backbone').value = answer.backbone;
+    showDefaults(answer.backbone);
+  } catch { /* the page's built-in VGG16 defaults stay */ }
 }
 
 async function startRun(event) {
@@ -94,9 +122,9 @@ function f1Text(metrics) {
   return Object.entries(metrics.per_class).map(([name, m]) => `${name} ${Number(m.f1).toFixed(2)}`).join(' · ');
 }
 
-function paramsText(p) {
+function paramsText(p, backbone) {
   if (!p) return '–';
-  return `${p.epochs} ep · batch ${p.batch_size} · lr ${p.learning_rate} · ${p.trainable_layers} layers`;
+  return `${BACKBONES[backbone] || backbone} · ${p.epochs} ep · batch ${p.batch_size} · lr ${p.learning_rate} · ${p.trainable_layers} layers`;
 }
 
 function datasetText(d) {
@@ -136,7 +164,7 @@ function runRow(run) {
     statusCell(run),
     cell('Accuracy', { class: 'num', text: run.metrics ? percent(run.metrics.accuracy, 1) : '–' }),
     cell('F1 per class', { class: 'wrap', text: f1Text(run.metrics) }),
-    cell('Settings', { class: 'wrap', text: paramsText(run.params) }),
+    cell('Settings', { class: 'wrap backbone-cell', text: paramsText(run.params, run.backbone) }),
     cell('Photos train / val / test', { text: datasetText(run.dataset), title: 'train / validation / test' }),
     cell('Duration', { text: formatDuration(run.duration_seconds) }),
     filesCell(run));
@@ -201,6 +229,9 @@ async function loadStorage() {
 }
 
 form.addEventListener('submit', startRun);
+form.addEventListener('input', () => { edited = true; });
+$('backbone').addEventListener('change', (event) => showDefaults(event.target.value));
+loadDefaults();
 $('runs-newer').addEventListener('click', () => turnPage(-1));
 $('runs-older').addEventListener('click', () => turnPage(1));
 loadDataset();

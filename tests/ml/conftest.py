@@ -75,13 +75,35 @@ def backbone(backbone_dir):
 
 
 @pytest.fixture(scope="session")
+def mobilenet(backbone_dir):
+    """The cached random MobileNetV2 at 32 px."""
+    from webapp.ml.backbone import get_backbone
+
+    return get_backbone("none", SIZE, backbone_dir, "mobilenet_v2")
+
+
+@pytest.fixture(scope="session")
 def trained_run(tmp_path_factory, backbone_dir):
     """A real (small) training run: 2 classes x (8 train, 3 val, 3 test), 10 epochs."""
-    from webapp.ml.pipeline import TrainingJob, run_training
     from webapp.params import TrainParams
 
+    return train_small(tmp_path_factory.mktemp("run"), backbone_dir, TrainParams(epochs=10, batch_size=8))
+
+
+@pytest.fixture(scope="session")
+def trained_mobilenet_run(tmp_path_factory, backbone_dir):
+    """The same small run with MobileNetV2: its defaults (Adam 1e-3, Conv_1 trained), 10 epochs of 8."""
+    from webapp.params import TrainParams
+
+    params = TrainParams(backbone="mobilenet_v2", epochs=10, batch_size=8)
+    return train_small(tmp_path_factory.mktemp("mobilenet-run"), backbone_dir, params)
+
+
+def train_small(root: Path, backbone_dir: Path, params):
+    """(job, images, result, progress) of a run on 2 classes x (8 train, 3 val, 3 test) photos."""
+    from webapp.ml.pipeline import TrainingJob, run_training
+
     images, items = photo_set({"train": 8, "val": 3, "test": 3})
-    root = tmp_path_factory.mktemp("run")
     job = TrainingJob(
         weights_spec="none",
         image_size=SIZE,
@@ -90,7 +112,7 @@ def trained_run(tmp_path_factory, backbone_dir):
         model_dir=root / "models" / "1",
         labels=list(LABELS),
         items=items,
-        params=TrainParams(epochs=10, batch_size=8),
+        params=params,
         load_image=images.__getitem__,
     )
     progress = RecordingProgress()

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from webapp.ml.metrics import evaluate
-from webapp.params import VGG16_LAYERS, TrainParams
+from webapp.params import BACKBONE_DEFAULTS, MOBILENET_V2_LAYERS, VGG16_LAYERS, TrainParams, defaults
 
 
 def test_light_modules_do_not_import_tensorflow(repo_root):
@@ -67,8 +67,38 @@ def test_train_params_defaults_are_the_articles():
         "batch_size": 32,
         "learning_rate": 0.001,
         "trainable_layers": 4,
+        "optimizer": "rmsprop",
+        "backbone": "vgg16",
         "seed": 0,
     }
+
+
+def test_each_backbone_has_its_own_defaults_and_a_stored_run_without_backbone_is_vgg16():
+    mobile = TrainParams(backbone="mobilenet_v2")
+    assert (mobile.optimizer, mobile.learning_rate, mobile.trainable_layers, mobile.epochs) == (
+        "adam",
+        1e-3,
+        3,
+        10,
+    )
+    assert mobile.to_dict() == {**BACKBONE_DEFAULTS["mobilenet_v2"], "backbone": "mobilenet_v2", "seed": 0}
+    # A setting given is kept; only the ones left out take the backbone's defaults.
+    assert TrainParams(backbone="mobilenet_v2", epochs=3).to_dict()["epochs"] == 3
+    old_run = {"epochs": 5, "batch_size": 32, "learning_rate": 1e-4, "trainable_layers": 4}
+    assert TrainParams.from_dict(old_run) == TrainParams()
+    assert defaults("mobilenet_v2")["max_trainable_layers"] == MOBILENET_V2_LAYERS
+    assert defaults("vgg16")["trainable_layers_choices"] == "0-18"
+
+
+def test_mobilenet_trainable_layers_must_end_at_a_block_boundary():
+    assert TrainParams(backbone="mobilenet_v2", trainable_layers=20).trainable_layers == 20
+    with pytest.raises(ValueError, match=r"block boundary: one of 0-11, 20, 29-38, .*136-153 \(got 12\)"):
+        TrainParams(backbone="mobilenet_v2", trainable_layers=12)
+    with pytest.raises(ValueError, match="from 0 to 153"):
+        TrainParams(backbone="mobilenet_v2", trainable_layers=154)
+    # VGG16 keeps its own limit.
+    with pytest.raises(ValueError, match="from 0 to 18"):
+        TrainParams(trainable_layers=19)
 
 
 @pytest.mark.parametrize(
@@ -85,6 +115,10 @@ def test_train_params_defaults_are_the_articles():
         ("learning_rate", "0.1", "learning_rate must be"),
         ("trainable_layers", VGG16_LAYERS + 1, f"from 0 to {VGG16_LAYERS}"),
         ("trainable_layers", -1, "trainable_layers must be"),
+        ("optimizer", "sgd", "optimizer must be one of rmsprop, adam"),
+        ("optimizer", 3, "optimizer must be one of"),
+        ("backbone", "resnet50", "backbone must be one of vgg16, mobilenet_v2"),
+        ("backbone", ["vgg16"], "backbone must be one of"),
     ],
 )
 def test_train_params_reject_bad_values(field, value, words):

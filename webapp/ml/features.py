@@ -16,9 +16,9 @@ _SHA = re.compile(r"[0-9a-f]{16,128}")
 _F16_MAX = float(np.finfo(np.float16).max)
 
 
-def feature_key(identity: str, image_size: int, cut_layer: str) -> str:
-    """Cache folder name: features depend on the weights, the input size and where VGG16 is cut."""
-    return f"vgg16-{identity}-{int(image_size)}px-{cut_layer}"
+def feature_key(identity: str, image_size: int, cut_layer: str, backbone: str = "vgg16") -> str:
+    """Cache folder name: features depend on the backbone, its weights, the input size and where it is cut."""
+    return f"{backbone}-{identity}-{int(image_size)}px-{cut_layer}"
 
 
 class FeatureCache:

@@ -1,4 +1,7 @@
-"""Cut VGG16 into a frozen part (cached features) and a trained part, and put the article's model together."""
+"""Cut a backbone into a frozen part (cached features) and a trained part, and put the whole model together.
+
+VGG16 gets the article's model (here); MobileNetV2 the keras-io guide's (webapp.ml.mobilenet).
+"""
 
 from __future__ import annotations
 
@@ -6,9 +9,10 @@ import functools
 
 import numpy as np
 
+from webapp.ml import mobilenet
 from webapp.ml._keras import keras, tf
 from webapp.ml.backbone import Backbone
-from webapp.ml.preprocess import PREPROCESS_LAYER
+from webapp.ml.preprocess import PREPROCESS_LAYER, PREPROCESS_LAYERS
 from webapp.params import VGG16_LAYERS
 
 VGG_SUBMODEL = "vgg16"
@@ -47,8 +51,10 @@ class Forward:
         return np.concatenate(chunks)
 
 
-def first_trained(trainable_layers: int) -> int:
-    """Index (in VGG16 layers without the input) of the first trained layer."""
+def first_trained(trainable_layers: int, backbone: str = "vgg16") -> int:
+    """Index (in the backbone's layers without the input) of the first trained layer."""
+    if backbone == "mobilenet_v2":
+        return mobilenet.first_trained(trainable_layers)
     if not 0 <= trainable_layers <= VGG16_LAYERS:
         raise ValueError(f"trainable_layers must be from 0 to {VGG16_LAYERS} (got {trainable_layers!r}).")
     return VGG16_LAYERS - trainable_layers
@@ -56,32 +62,42 @@ def first_trained(trainable_layers: int) -> int:
 
 def cut_layer_name(backbone: Backbone, trainable_layers: int) -> str:
     """Name of the last frozen layer, whose output is cached (the preprocess layer if none is frozen)."""
-    cut = first_trained(trainable_layers)
-    return backbone.layers[cut - 1].name if cut else PREPROCESS_LAYER
+    cut = first_trained(trainable_layers, backbone.name)
+    return backbone.layers[cut - 1].name if cut else PREPROCESS_LAYERS[backbone.name]
 
 
 def get_extractor(backbone: Backbone, trainable_layers: int) -> Forward:
-    """Raw RGB images -> preprocess -> frozen VGG16 layers, built once per backbone and cut."""
+    """Raw RGB images -> preprocess -> frozen backbone layers, built once per backbone and cut."""
     if trainable_layers not in backbone.extractors:
-        size = backbone.image_size
-        inputs = keras.Input((size, size, 3), name="image")
-        x = backbone.preprocess(inputs)
-        for layer in backbone.layers[: first_trained(trainable_layers)]:
-            x = layer(x)
-        model = keras.Model(inputs, x, name="vgg16_frozen")
-        # Batches of 8 measured fastest on 2 cores at 224 px (activations stay in cache better than 16).
-        backbone.extractors[trainable_layers] = Forward(model, batch_size=8)
+        if backbone.name == "mobilenet_v2":
+            # 16 a batch: a depthwise network's activations are small; measured on 2 cores at 224 px.
+            model, batch = mobilenet.extractor_model(backbone, trainable_layers), 16
+        else:
+            # Batches of 8 measured fastest on 2 cores at 224 px (activations stay in cache better than 16).
+            model, batch = _vgg16_extractor(backbone, trainable_layers), 8
+        backbone.extractors[trainable_layers] = Forward(model, batch_size=batch)
     return backbone.extractors[trainable_layers]
+
+
+def _vgg16_extractor(backbone: Backbone, trainable_layers: int) -> keras.Model:
+    size = backbone.image_size
+    inputs = keras.Input((size, size, 3), name="image")
+    x = backbone.preprocess(inputs)
+    for layer in backbone.layers[: first_trained(trainable_layers)]:
+        x = layer(x)
+    return keras.Model(inputs, x, name="vgg16_frozen")
 
 
 def build_trained_part(
     backbone: Backbone, trainable_layers: int, n_classes: int, seed: int = 0
 ) -> keras.Model:
-    """Features -> fresh copies of the last VGG16 layers (backbone weights) -> the article's head."""
+    """Features -> fresh copies of the last backbone layers (backbone weights) -> the backbone's head."""
     if n_classes < 2:
         raise ValueError(f"Training needs at least 2 classes (got {n_classes}).")
-    cut = first_trained(trainable_layers)
     feature_shape = get_extractor(backbone, trainable_layers).output_shape
+    if backbone.name == "mobilenet_v2":
+        return mobilenet.build_trained_part(backbone, trainable_layers, n_classes, feature_shape, seed)
+    cut = first_trained(trainable_layers)
     inputs = keras.Input(feature_shape, name="features")
     x = inputs
     for source in backbone.layers[cut:]:
@@ -104,11 +120,14 @@ def _head(x, n_classes: int, seed: int):
     )(x)
 
 
-def assemble_full_model(backbone: Backbone, trained_part: keras.Model) -> keras.Sequential:
-    """The article's model: raw image -> preprocess -> VGG16 (frozen + trained layers) -> head.
+def assemble_full_model(backbone: Backbone, trained_part: keras.Model) -> keras.Model:
+    """The whole model: raw image -> preprocess -> backbone (frozen + trained layers) -> head.
 
     The layers are shared, not copied: frozen ones from the backbone, the rest from the trained part.
     """
+    if backbone.name == "mobilenet_v2":
+        extractor = get_extractor(backbone, mobilenet.trained_layers(trained_part)).model
+        return mobilenet.assemble_full_model(backbone, extractor, trained_part)
     size = backbone.image_size
     trained_vgg = [layer for layer in trained_part.layers[1:] if layer.name not in HEAD_LAYERS]
     inputs = keras.Input((size, size, 3), name="vgg16_input")
@@ -125,6 +144,8 @@ def assemble_full_model(backbone: Backbone, trained_part: keras.Model) -> keras.
 
 def split_full_model(full: keras.Model) -> tuple[keras.Model, keras.Model]:
     """(extractor, trained part) views sharing a loaded full model's layers; frozen = not trainable."""
+    if any(layer.name == PREPROCESS_LAYERS["mobilenet_v2"] for layer in full.layers):
+        return mobilenet.split_full_model(full, PREPROCESS_LAYERS["mobilenet_v2"])
     vgg = full.get_layer(VGG_SUBMODEL)
     frozen = [layer for layer in vgg.layers[1:] if not layer.trainable]
     trained = [layer for layer in vgg.layers[1:] if layer.trainable]

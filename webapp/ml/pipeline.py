@@ -24,7 +24,7 @@ from webapp.ml.model import assemble_full_model, build_trained_part, cut_layer_n
 from webapp.ml.plots import plot_learning_curves
 from webapp.ml.predict import MODEL_CACHE, LoadedModel, ModelCache, forward_of, predict_features
 from webapp.ml.train import train_on_features
-from webapp.params import TrainParams
+from webapp.params import DEFAULT_BACKBONE, TrainParams
 
 SPLITS = ("train", "val", "test")
 LoadImage = Callable[[str], np.ndarray]
@@ -140,7 +140,7 @@ def run_training(job: TrainingJob, progress: Progress | None = None) -> Training
     clock = _Clock()
     with clock("backbone"):
         _stage(progress, "backbone")
-        backbone = get_backbone(job.weights_spec, job.image_size, job.backbone_dir)
+        backbone = get_backbone(job.weights_spec, job.image_size, job.backbone_dir, job.params.backbone)
     with clock("features"):
         _stage(progress, "features")
         cache, x_all, computed = _features(backbone, job, progress)
@@ -175,7 +175,8 @@ def _features(
 
 
 def _key(backbone: Backbone, trainable_layers: int) -> str:
-    return feature_key(backbone.identity, backbone.image_size, cut_layer_name(backbone, trainable_layers))
+    cut = cut_layer_name(backbone, trainable_layers)
+    return feature_key(backbone.identity, backbone.image_size, cut, backbone.name)
 
 
 def _split(job: TrainingJob, x_all: np.ndarray, split: str) -> tuple[np.ndarray, np.ndarray]:
@@ -227,6 +228,7 @@ def _run_info(backbone, job: TrainingJob, metrics, history, cache: FeatureCache)
     """model_info.json: what predict_shas needs to find features again, plus the run's scores."""
     return {
         "format": 1,
+        "backbone": backbone.name,
         "labels": list(job.labels),
         "weights_spec": str(job.weights_spec),
         "weights_identity": backbone.identity,
@@ -268,11 +270,15 @@ def precompute_features(
     feature_root: str | os.PathLike,
     shas: Sequence[str],
     load_image: LoadImage,
-    trainable_layers: int = TrainParams().trainable_layers,
+    trainable_layers: int | None = None,
     should_cancel: Callable[[], bool] | None = None,
+    backbone_name: str = DEFAULT_BACKBONE,
 ) -> int:
-    """Cache the features of new photos ahead of the next Train (the default cut); returns how many."""
-    backbone = get_backbone(weights_spec, image_size, backbone_dir)
+    """Cache the features of new photos ahead of the next Train (the backbone's default cut unless
+    trainable_layers says otherwise); returns how many."""
+    if trainable_layers is None:
+        trainable_layers = TrainParams(backbone=backbone_name).trainable_layers
+    backbone = get_backbone(weights_spec, image_size, backbone_dir, backbone_name)
     cache = FeatureCache(feature_root, _key(backbone, trainable_layers))
     extractor = get_extractor(backbone, trainable_layers)
     return ensure_features(

@@ -16,7 +16,9 @@ from matplotlib.ticker import MaxNLocator
 def plot_learning_curves(history: Sequence[dict[str, Any]], out_path: str | os.PathLike) -> Path:
     """Loss and accuracy per epoch, train vs validation, written atomically as a PNG."""
     out_path = Path(out_path)
-    fig = Figure(figsize=(9, 3.5), layout="constrained")
+    fig = Figure(figsize=(9, 3.5))
+    # Fixed margins: the constrained layout engine took 40 % of the plot's time (~60 ms of a warm run).
+    fig.subplots_adjust(left=0.07, right=0.98, bottom=0.15, top=0.9, wspace=0.22)
     FigureCanvasAgg(fig)
     epochs = [row["epoch"] for row in history]
     for ax, metric in zip(fig.subplots(1, 2), ("loss", "accuracy"), strict=True):

@@ -1,4 +1,4 @@
-"""`keras.applications.vgg16.preprocess_input` as a frozen layer, so a saved model takes raw RGB (0-255)."""
+"""Each backbone's `preprocess_input` as a frozen layer, so a saved model takes raw RGB (0-255)."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import numpy as np
 from webapp.ml._keras import keras
 
 PREPROCESS_LAYER = "vgg16_preprocess"
+PREPROCESS_LAYERS = {"vgg16": PREPROCESS_LAYER, "mobilenet_v2": "mobilenet_v2_preprocess"}
 # ImageNet channel means in BGR order, exactly the constants of preprocess_input (caffe mode).
 IMAGENET_BGR_MEANS = np.array([103.939, 116.779, 123.68], dtype=np.float32)
 
@@ -19,8 +20,17 @@ def preprocess_weights() -> list[np.ndarray]:
     return [kernel, -IMAGENET_BGR_MEANS]
 
 
-def make_preprocess_layer() -> keras.layers.Conv2D:
-    """A built, frozen 1x1 Conv2D: plain Keras (serialises in .keras, converts to TFLite), no custom code."""
+def make_preprocess_layer(backbone: str = "vgg16") -> keras.layers.Layer:
+    """A built, frozen plain Keras layer (serialises in .keras, converts to TFLite), no custom code.
+
+    VGG16: a 1x1 Conv2D doing caffe-mode preprocessing. MobileNetV2: x / 127.5 - 1 (tf mode, [-1, 1]).
+    """
+    if backbone == "mobilenet_v2":
+        layer = keras.layers.Rescaling(
+            1 / 127.5, offset=-1.0, name=PREPROCESS_LAYERS[backbone], trainable=False, dtype="float32"
+        )
+        layer.build((None, None, None, 3))
+        return layer
     layer = keras.layers.Conv2D(3, 1, name=PREPROCESS_LAYER, trainable=False, dtype="float32")
     layer.build((None, None, None, 3))
     layer.set_weights(preprocess_weights())

@@ -11,13 +11,15 @@ from sqlalchemy.orm import selectinload
 from webapp.db import db
 from webapp.db.models import AppSetting, Photo, TrainingRun, run_in_progress
 from webapp.db.models import active_run_id as active_run_id_query
-from webapp.params import TrainParams
+from webapp.params import BACKBONES, DEFAULT_BACKBONE, TrainParams, defaults
 from webapp.services import instance_path
 from webapp.services.dataset import imbalance
 from webapp.services.errors import Conflict, Failed, InvalidInput, NotFound, Unavailable
 
-USER_PARAMS = ("epochs", "batch_size", "learning_rate", "trainable_layers")
-DEFAULT_PARAMS = {name: getattr(TrainParams(), name) for name in USER_PARAMS}
+# Stored on the run as given or defaulted, so that a run's params can be posted again ("Train again"). The
+# optimizer is not among them: it goes with the backbone (webapp/params.py).
+USER_PARAMS = ("epochs", "batch_size", "learning_rate", "trainable_layers", "backbone")
+DEFAULT_PARAMS = {name: getattr(TrainParams(), name) for name in USER_PARAMS}  # VGG16's
 MIN_PER_CLASS = 3
 RUNS_PER_PAGE = 50
 # Walking the photo store is slow (every file is stat'ed): one figure per instance folder, kept a while.
@@ -25,16 +27,27 @@ _storage_cache: dict[Path, tuple[float, dict[str, int]]] = {}
 _storage_lock = threading.Lock()
 
 
-def clean_params(body: dict) -> dict:
-    """Hyperparameters with defaults filled in, checked by TrainParams (as the worker checks them)."""
+def clean_params(body: dict, default_backbone: str = DEFAULT_BACKBONE) -> dict:
+    """Hyperparameters with the chosen backbone's defaults filled in, checked by TrainParams (as the worker
+    checks them); the backbone is default_backbone (WEBAPP_BACKBONE) unless the body names one."""
     unknown = sorted(set(body) - set(USER_PARAMS))
     if unknown:
         raise InvalidInput(f"Unknown setting(s): {', '.join(unknown)}")
+    given = {k: v for k, v in body.items() if v is not None}
+    given.setdefault("backbone", default_backbone)
     try:
-        params = TrainParams.from_dict({k: v for k, v in body.items() if v is not None})
+        params = TrainParams.from_dict(given)
     except ValueError as exc:
         raise InvalidInput(str(exc).removesuffix(".")) from None
     return {name: getattr(params, name) for name in USER_PARAMS}
+
+
+def train_defaults() -> dict:
+    """What a Train request without settings gets: the default backbone and each backbone's defaults."""
+    return {
+        "backbone": current_app.config["BACKBONE"],
+        "backbones": {name: defaults(name) for name in BACKBONES},
+    }
 
 
 def snapshot() -> dict:
@@ -104,7 +117,7 @@ def start_run(body: dict) -> TrainingRun:
 
 def create_run(body: dict, weights: str, image_size: int) -> TrainingRun:
     """Create a queued run; exactly one at a time (Conflict carrying the run in progress otherwise)."""
-    params = clean_params(body)
+    params = clean_params(body, current_app.config["BACKBONE"])
     _recover_dead_runs()
     # Serialise concurrent Train clicks: SQLite's BEGIN IMMEDIATE, and a row lock on other databases.
     db.session.execute(select(AppSetting).where(AppSetting.key == "train_lock").with_for_update())

@@ -17,6 +17,7 @@ RUN_FIELDS = {
     "batch_size": field("integer", "null"),
     "learning_rate": field("number", "null"),
     "trainable_layers": field("integer", "null"),
+    "backbone": field("string", "null"),
 }
 PIN_FIELDS = {"pinned": field("boolean")}
 
@@ -52,6 +53,12 @@ def _page_links(page: int, per_page: int, total: int) -> str:
         f'<{url_for("api_runs.list_runs", page=n, per_page=per_page)}>; rel="{rel}"'
         for rel, n in wanted.items()
     )
+
+
+@bp.get("/runs/defaults")
+def train_defaults():
+    """The backbone new runs get (WEBAPP_BACKBONE) and each backbone's default settings."""
+    return jsonify(run_service.train_defaults())
 
 
 @bp.get("/runs/<id:run_id>")

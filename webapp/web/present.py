@@ -56,6 +56,7 @@ def run_json(run: TrainingRun, active_id: int | None = None) -> dict:
         "id": run.id,
         "status": run.status,
         "params": run.params,
+        "backbone": (run.params or {}).get("backbone", "vgg16"),  # runs from before the choice: VGG16
         "progress": _progress(run),
         "metrics": run.metrics,
         "error": run.error,

@@ -135,7 +135,8 @@ def _one_by_one_on_failure(work, photos: list) -> int:
 
 
 def _precompute(photos: list) -> None:
-    """Cache the default-cut features of these photos ahead of the next Train."""
+    """Cache these photos' features for the default backbone (WEBAPP_BACKBONE) at its default cut, ahead of
+    the next Train."""
     from webapp.ml.errors import MLError
     from webapp.ml.pipeline import precompute_features
 
@@ -152,6 +153,7 @@ def _precompute(photos: list) -> None:
             instance_path() / "features",
             [sha for _id, sha, _fmt in photos],
             loader,
+            backbone_name=cfg["BACKBONE"],
         )
     except MLError as exc:  # e.g. no weights yet: Train will say so clearly (and this, once)
         if _SAID.first_time(str(exc)):
