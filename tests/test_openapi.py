@@ -13,7 +13,7 @@ from tests.accounts import make_admin, token_client
 from tests.images import class_photo, phone_jpeg
 from webapp.db import db
 from webapp.db.models import Prediction, TrainingRun, utcnow
-from webapp.params import TrainParams
+from webapp.params import BACKBONES, TRAINABLE_CHOICES, TrainParams
 from webapp.web import MAX_ID, api_accounts, api_classes, api_photos, api_runs
 
 API = "/api/v1/"
@@ -73,7 +73,7 @@ def check_reply(doc, response, path: str, method: str) -> None:
 def test_the_document_covers_exactly_the_api_routes(app, doc):
     documented = {(path, method) for path, method, _op in operations(doc)}
     assert documented == api_routes(app)  # no route missing, none invented
-    assert len(documented) == 35 and len(doc["paths"]) == 27
+    assert len(documented) == 36 and len(doc["paths"]) == 28
 
 
 def test_the_document_is_valid_openapi_3_1(doc):
@@ -143,11 +143,18 @@ def test_uploads_are_documented_as_multipart(doc):
 def test_documented_training_ranges_are_train_params_ranges(doc, name):
     body = doc["paths"]["/api/v1/runs"]["post"]["requestBody"]["content"]["application/json"]["schema"]
     low, high = body["properties"][name]["minimum"], body["properties"][name]["maximum"]
+    backbone = max(BACKBONES, key=lambda b: TRAINABLE_CHOICES[b][-1]) if name == "trainable_layers" else None
     TrainParams(**{name: low})
-    TrainParams(**{name: high})
+    TrainParams(**{name: high, "backbone": backbone or BACKBONES[0]})
     for outside in (low - 1, high + 1):
-        with pytest.raises(ValueError):
-            TrainParams(**{name: outside})
+        for each in BACKBONES:
+            with pytest.raises(ValueError):
+                TrainParams(**{name: outside, "backbone": each})
+
+
+def test_documented_backbones_are_the_backbones(doc):
+    body = doc["paths"]["/api/v1/runs"]["post"]["requestBody"]["content"]["application/json"]["schema"]
+    assert body["properties"]["backbone"]["enum"] == list(BACKBONES)
 
 
 def test_documented_learning_rate_range_is_train_params_range(doc):

@@ -7,7 +7,7 @@ and ranges to the API; schemathesis (negative_data_rejection) checks that the AP
 """
 
 from webapp.db.models import ROLES, SPLITS
-from webapp.params import VGG16_LAYERS
+from webapp.params import BACKBONES, TRAINABLE_CHOICES, describe_choices
 from webapp.services.accounts import MAX_PASSWORD, MIN_PASSWORD
 from webapp.services.photo_queries import FLAGS, IDS_PER_PAGE, MAX_IDS_PER_PAGE, MAX_PAGE, ORDERS
 from webapp.services.photos import MAX_PER_PAGE
@@ -54,7 +54,14 @@ TRAIN_LIMITS = {
     "epochs": {"minimum": 1, "maximum": 200},
     "batch_size": {"minimum": 1, "maximum": 512},
     "learning_rate": {"exclusiveMinimum": 0, "maximum": 1},
-    "trainable_layers": {"minimum": 0, "maximum": VGG16_LAYERS},
+    "trainable_layers": {
+        "minimum": 0,
+        "maximum": max(choices[-1] for choices in TRAINABLE_CHOICES.values()),
+        "description": "Per backbone: "
+        + "; ".join(f"{name} {describe_choices(TRAINABLE_CHOICES[name])}" for name in BACKBONES)
+        + " (GET /api/v1/runs/defaults)",
+    },
+    "backbone": {"enum": list(BACKBONES), "description": "Default: WEBAPP_BACKBONE"},
 }
 COLOR = "#[0-9a-fA-F]{6}"
 NEW_CLASS_LIMITS = {
@@ -216,6 +223,9 @@ OPERATIONS = {
     "api_runs.list_runs": {
         "ok": {200: ok(many("Run"), "A page of runs, newest first", PAGE_HEADERS)},
         "query": [PAGE, per_page(RUNS_PER_PAGE)],
+    },
+    "api_runs.train_defaults": {
+        "ok": {200: ok("TrainDefaults", "The default backbone and each one's settings")}
     },
     "api_runs.get_run": {"ok": {200: ok("Run")}},
     "api_runs.cancel_run": {"ok": {200: ok("Run")}, "errors": (409,)},

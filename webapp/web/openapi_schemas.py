@@ -5,6 +5,7 @@ Every key a reply holds today is required, so a reply that loses one breaks the 
 """
 
 from webapp.db.models import ROLES, SPLITS
+from webapp.params import BACKBONES
 
 STR = {"type": "string"}
 INT = {"type": "integer"}
@@ -168,6 +169,7 @@ RUN = obj(
         "dataset": {"type": "object"},
         "warnings": array(STR),
         "weights": STR,
+        "backbone": {"enum": list(BACKBONES)},
         "image_size": INT,
         "active": BOOL,
         "pinned": BOOL,
@@ -183,6 +185,22 @@ RUN = obj(
                 "url": URL,
             }
         ),
+    }
+)
+BACKBONE_DEFAULTS = obj(
+    {
+        "epochs": INT,
+        "batch_size": INT,
+        "learning_rate": NUM,
+        "trainable_layers": INT,
+        "max_trainable_layers": INT,
+        "trainable_layers_choices": STR,
+    }
+)
+TRAIN_DEFAULTS = obj(
+    {
+        "backbone": {"enum": list(BACKBONES)},
+        "backbones": obj({name: BACKBONE_DEFAULTS for name in BACKBONES}),
     }
 )
 RUN_CONFLICT = {"allOf": [ref("Error"), obj({"run": ref("Run")})], "description": "The run in progress"}
@@ -238,6 +256,7 @@ SCHEMAS = {
     "Import": IMPORT,
     "Run": RUN,
     "RunConflict": RUN_CONFLICT,
+    "TrainDefaults": TRAIN_DEFAULTS,
     "Prediction": PREDICTION,
     "PredictionPage": PREDICTION_PAGE,
     "PredictResult": GUESS,
