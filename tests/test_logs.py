@@ -1,11 +1,14 @@
 """Quiet logs (issue 10, item 9): one short line per event by default, a repeated warning once; --verbose."""
 
+import multiprocessing
 import time
 
 import pytest
 
 from tests.images import class_photo
 from tests.live import LiveApp, app_env, wait_until
+from webapp import logs
+from webapp.logs import Once
 
 pytestmark = pytest.mark.slow
 NOISE = ("alembic", "oneDNN", "absl::InitializeLog", "Running upgrade", "setup plugin")
@@ -47,3 +50,26 @@ def test_verbose_shows_the_details(tmp_path):
         live.stop()
     log = live.log_text("web")
     assert "Running upgrade" in log and "alembic" in log
+
+
+def _say(once: Once, queue) -> None:
+    queue.put(once.first_time("the same failure"))
+
+
+def test_worker_processes_forked_after_sharing_say_a_warning_once_between_them():
+    # Each worker process of the consumer met the same failure and each said it once: twice in the log.
+    folder = logs.share_once_between_processes()
+    try:
+        once, context = Once(), multiprocessing.get_context("fork")
+        queue = context.Queue()
+        workers = [context.Process(target=_say, args=(once, queue)) for _ in range(4)]
+        for worker in workers:
+            worker.start()
+        for worker in workers:
+            worker.join(10)
+        said = sorted(queue.get(timeout=5) for _ in workers)
+    finally:
+        logs.forget_shared(folder)
+    assert said == [False, False, False, True]
+    assert once.first_time("the same failure") is True  # this process never said it itself, and sharing ended
+    assert once.first_time("the same failure") is False

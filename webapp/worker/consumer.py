@@ -10,6 +10,7 @@ import time
 
 from flask import Flask
 
+from webapp import logs
 from webapp.db import db
 from webapp.queue import heartbeat
 from webapp.worker import stopping
@@ -38,7 +39,11 @@ def run_worker(app: Flask, workers: int = 2) -> int:
     parent = int(os.environ.get("WEBAPP_PARENT_PID", "0") or 0)
     if parent:  # started by `python -m webapp`: stop (and stop our workers) when the web process goes
         die_with_parent(parent, signal.SIGTERM)
-    consumer.run()
+    said = logs.share_once_between_processes()
+    try:
+        consumer.run()
+    finally:
+        logs.forget_shared(said)
     return 0
 
 
