@@ -48,3 +48,21 @@ def test_predict_without_a_model_says_so(runner, tmp_path):
     result = runner.invoke(args=["predict", str(tmp_path / "a.jpg")])
     assert result.exit_code != 0
     assert "no trained model" in result.output
+
+
+def test_train_chooses_the_backbone_from_the_command_line(runner, app, dataset):
+    runner.invoke(args=["import", str(dataset)])
+    result = runner.invoke(args=["train", "--backbone", "mobilenet_v2", "--epochs", "2"])
+    assert result.exit_code == 0, result.output
+    assert "started (mobilenet_v2)" in result.output and "succeeded" in result.output
+    with app.app_context():
+        from webapp.services.runs import get_run
+
+        params = get_run(1).params
+    assert (params["backbone"], params["epochs"]) == ("mobilenet_v2", 2)
+
+
+def test_train_refuses_an_unknown_backbone(runner):
+    result = runner.invoke(args=["train", "--backbone", "resnet"])
+    assert result.exit_code != 0
+    assert "'resnet' is not one of 'vgg16', 'mobilenet_v2'" in result.output

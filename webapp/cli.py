@@ -8,6 +8,8 @@ import click
 from flask import Flask, current_app
 from flask.cli import with_appcontext
 
+from webapp.params import BACKBONES
+
 
 def init_app(app: Flask) -> None:
     """Register the commands."""
@@ -70,6 +72,7 @@ def export_command(path: Path, originals: bool) -> None:
 @click.option("--batch-size", type=int)
 @click.option("--learning-rate", type=float)
 @click.option("--trainable-layers", type=int)
+@click.option("--backbone", type=click.Choice(BACKBONES), help="default: WEBAPP_BACKBONE")
 def train_command(**options) -> None:
     """Train a model now, in this process, and print its test metrics."""
     from webapp.services.errors import ServiceError
@@ -82,7 +85,7 @@ def train_command(**options) -> None:
         run = create_run(body, cfg["BACKBONE_WEIGHTS"], cfg["IMAGE_SIZE"])
     except ServiceError as exc:
         raise click.ClickException(exc.message) from None
-    click.echo(f"run {run.id} started")
+    click.echo(f"run {run.id} started ({run.params['backbone']})")
     train_run(run.id)
     run = get_run(run.id)
     if run.status != "succeeded":
