@@ -49,6 +49,11 @@ def test_asking_queues_one_conversion_and_the_download_answers_at_once(app, clie
     assert ready.status_code == 200 and ready.get_data()[4:8] == b"TFL3"
     assert "attachment" in ready.headers["Content-Disposition"]
     assert get_run(client, run_id)["tflite"]["state"] == "ready"
+    assert get_run(client, run_id)["tflite"]["quantised_url"] is None  # converted before the 8-bit file
+    (models_dir(app) / str(run_id) / "model-int8.tflite").write_bytes(b"\x1c\x00\x00\x00TFL3 small")
+    small_url = get_run(client, run_id)["tflite"]["quantised_url"]
+    assert small_url == f"/runs/{run_id}/download/model-int8.tflite"
+    assert fetch(client, small_url).get_data().endswith(b"small")
 
 
 def test_a_failed_conversion_says_why_and_can_be_asked_again(app, client, worker_alive):
@@ -58,6 +63,7 @@ def test_a_failed_conversion_says_why_and_can_be_asked_again(app, client, worker
         "state": "failed",
         "error": "OSError: bad",
         "url": f"/runs/{run_id}/download/model.tflite",
+        "quantised_url": None,
     }
     response = download(client, run_id)
     assert response.status_code == 409 and "conversion failed: OSError: bad" in response.get_json()["error"]

@@ -185,6 +185,7 @@ function renderTflite(run) {
   const tflite = run.tflite || { state: 'none' };
   const files = Boolean(run.has_model_files);
   $('download-tflite').hidden = !files || tflite.state !== 'ready';
+  $('download-tflite-int8').hidden = !files || tflite.state !== 'ready' || !tflite.quantised_url;
   $('tflite-button').hidden = !files || !['none', 'failed'].includes(tflite.state);
   $('tflite-button').textContent = tflite.state === 'failed' ? 'Try the TFLite file again' : 'Make the TFLite file';
   const words = tflite.state === 'failed' ? `The TFLite conversion failed: ${tflite.error || 'no reason was given'}` : TFLITE_WORDS[tflite.state] || '';

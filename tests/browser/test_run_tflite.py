@@ -32,4 +32,9 @@ def test_make_the_tflite_file_from_the_run_page(browse):
     path = download.value.path()
     assert download.value.suggested_filename == f"run{run['id']}-model.tflite"
     assert path.read_bytes()[4:8] == b"TFL3"
+    with page.expect_download() as small:
+        page.click("#download-tflite-int8")
+    assert small.value.suggested_filename == f"run{run['id']}-model-int8.tflite"
+    assert small.value.path().read_bytes()[4:8] == b"TFL3"
+    assert small.value.path().stat().st_size < path.stat().st_size / 2  # 8-bit weights
     assert any(re.search(rf"/api/v1/runs/{run['id']}/tflite$", url) for url in browse.watch.requests)

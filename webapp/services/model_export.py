@@ -16,6 +16,7 @@ from webapp.services.errors import Conflict, Unavailable
 from webapp.services.runs import get_run, model_dir
 
 TFLITE_FILE = "model.tflite"
+TFLITE_QUANTISED_FILE = "model-int8.tflite"  # the same name as webapp.ml.artifacts (the web side has no TF)
 # A conversion asked for this long ago and still not done was lost with its worker: it may be asked again.
 TFLITE_STALE = timedelta(minutes=15)
 
@@ -30,6 +31,11 @@ def tflite_state(run: TrainingRun) -> dict:
     return {"state": state, "error": run.tflite_error if state == "failed" else None}
 
 
+def has_quantised_tflite(run: TrainingRun) -> bool:
+    """Whether the 8-bit TFLite file is there (runs converted before it existed have only the float one)."""
+    return bool((run.artifacts or {}).get("model")) and (model_dir(run.id) / TFLITE_QUANTISED_FILE).is_file()
+
+
 def request_tflite(run_id: int) -> TrainingRun:
     """Queue the conversion of a run's model to TFLite, unless it is ready or already under way."""
     run = get_run(run_id)
@@ -38,7 +44,7 @@ def request_tflite(run_id: int) -> TrainingRun:
         raise Conflict(
             f"Run {run_id} has no model files to convert (they were deleted, or it did not succeed)"
         )
-    if state == "ready" or (state == "converting" and not _stale(run)):
+    if (state == "ready" and has_quantised_tflite(run)) or (state == "converting" and not _stale(run)):
         return run
     if worker_status() != "ok":
         raise Unavailable("No worker is running to convert the model; start one with `python -m webapp`")

@@ -6,12 +6,13 @@ from pathlib import Path
 from webapp.services.errors import NotFound
 from webapp.services.runs import get_run, model_dir
 
-# Download name -> (artifact key in the run row, MIME type); model.tflite is made by a worker job on request
-# (webapp.services.model_export).
+# Download name -> (artifact key in the run row, MIME type); model.tflite and its 8-bit twin are made by a
+# worker job on request (webapp.services.model_export).
 RUN_FILES = {
     "curves.png": ("curves", "image/png"),
     "model.keras": ("model", "application/octet-stream"),
     "model.tflite": (None, "application/octet-stream"),
+    "model-int8.tflite": (None, "application/octet-stream"),
     "labels.json": ("labels", "application/json"),
 }
 

@@ -183,6 +183,7 @@ RUN = obj(
                 "state": {"enum": ["none", "converting", "ready", "failed"]},
                 "error": text_or_null(),
                 "url": URL,
+                "quantised_url": {"anyOf": [URL, {"type": "null"}]},
             }
         ),
     }

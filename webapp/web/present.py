@@ -4,7 +4,12 @@ from flask import url_for
 
 from webapp.db.models import Photo, Prediction, TrainingRun, iso
 from webapp.services.ingest import IngestResult
-from webapp.services.model_export import TFLITE_FILE, tflite_state
+from webapp.services.model_export import (
+    TFLITE_FILE,
+    TFLITE_QUANTISED_FILE,
+    has_quantised_tflite,
+    tflite_state,
+)
 from webapp.services.runs import active_run_id
 
 
@@ -77,7 +82,18 @@ def run_json(run: TrainingRun, active_id: int | None = None) -> dict:
         "model_bytes": files.get("bytes", 0),
         "timings": run.timings,
         "cancel_requested": run.cancel_requested,
-        "tflite": {**tflite_state(run), "url": url_for("pages.run_file", run_id=run.id, name=TFLITE_FILE)},
+        "tflite": _tflite(run),
+    }
+
+
+def _tflite(run: TrainingRun) -> dict:
+    quantised = has_quantised_tflite(run)
+    return {
+        **tflite_state(run),
+        "url": url_for("pages.run_file", run_id=run.id, name=TFLITE_FILE),
+        "quantised_url": url_for("pages.run_file", run_id=run.id, name=TFLITE_QUANTISED_FILE)
+        if quantised
+        else None,
     }
 
 
