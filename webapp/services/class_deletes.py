@@ -3,6 +3,7 @@
 from datetime import UTC, datetime
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from webapp.db import db
 from webapp.db.models import DeletedClass, LabelClass, Photo, class_by_name, iso
@@ -88,10 +89,14 @@ def restore_class(deleted_id: int) -> dict:
     cls = LabelClass(name=row.name, color=row.color, key=_restored_key(row.key))
     db.session.add(cls)
     db.session.flush()
-    restored = _relabel(cls, row.photos or [])
+    restored, name, total = _relabel(cls, row.photos or []), row.name, len(row.photos or [])
     db.session.delete(row)
-    db.session.commit()
-    return {"class": cls, "relabeled": restored, "skipped": len(row.photos or []) - restored}
+    try:
+        db.session.commit()
+    except IntegrityError:  # a parallel request restored it, or took its name or key, first
+        db.session.rollback()
+        raise Conflict(f'"{name}" was restored, or its name or key taken, meanwhile: reload') from None
+    return {"class": cls, "relabeled": restored, "skipped": total - restored}
 
 
 def _restored_key(old: int | None) -> int | None:
