@@ -1,11 +1,11 @@
-// Every page: the class-count bar (GET /api/v1/dataset) with its imbalance warning.
+// Every page: the class-count bar (GET /api/v1/dataset); the imbalance warning is on Train and at the end of
+// a labeling pass (never in the middle of labeling, where it would push the page down).
 
 import { get } from './api.js';
 import { el, paintClass, paintColors, replaceChildren } from './dom.js';
 
 const bar = document.getElementById('class-bar');
 const meter = document.getElementById('class-bar-meter');
-const warning = document.getElementById('imbalance-warning');
 
 function renderMeter(dataset) {
   if (!meter) return;
@@ -37,14 +37,6 @@ function renderBar(dataset) {
     chips, unlabeled);
 }
 
-function renderWarning(dataset) {
-  if (!warning) return;
-  const info = dataset.imbalance || {};
-  warning.hidden = !info.warning;
-  warning.textContent = info.warning ? `⚠ ${info.message || 'The classes are unbalanced.'}` : '';
-  warning.title = info.warning ? warning.textContent : ''; // the label page cuts it to one line
-}
-
 let requested = 0;
 let painted = 0;
 
@@ -58,7 +50,6 @@ export async function refreshClassBar() {
     painted = seq;
     renderBar(dataset);
     renderMeter(dataset);
-    renderWarning(dataset);
     document.dispatchEvent(new CustomEvent('dataset-loaded', { detail: dataset }));
   } catch {
     // The bar is a convenience; pages report their own errors.

@@ -1,12 +1,16 @@
-// Classes page: rename inline, colour, shortcut key, add, delete (asks when photos would lose their label).
+// Classes page: rename inline, colour, shortcut key, add, delete (asks when photos would lose their label),
+// and restore a deleted class with its photos' labels.
 
 import { ApiError, datasetChanged, del, get, patch, post, toast, toastError } from './api.js';
-import { confirmDialog, el, isAdmin, pageData, replaceChildren } from './dom.js';
+import { confirmDialog, el, formatDate, isAdmin, pageData, paintClass, replaceChildren } from './dom.js';
 
 const page = pageData();
 const list = document.getElementById('class-list');
 const addForm = document.getElementById('add-class-form');
 const addInput = document.getElementById('new-class-name');
+const undoBanner = document.getElementById('class-undo');
+const deletedCard = document.getElementById('deleted-card');
+const deletedList = document.getElementById('deleted-list');
 let classes = [];
 
 function normaliseColor(color) {
@@ -87,15 +91,17 @@ async function update(cls, body, message) {
 
 async function askDelete(cls, count) {
   const message = count > 0
-    ? `${count} photo${count === 1 ? '' : 's'} will become unlabeled. The photos themselves are kept.`
-    : 'The class has no photos.';
+    ? `${count} photo${count === 1 ? '' : 's'} will become unlabeled. The photos themselves are kept, and you can `
+      + 'restore the class with their labels afterwards.'
+    : 'The class has no photos. You can restore it afterwards.';
   return confirmDialog({ title: `Delete class “${cls.name}”?`, message, confirmText: 'Delete class', danger: true });
 }
 
 async function remove(cls) {
   if (!(await askDelete(cls, cls.count))) return;
+  let body;
   try {
-    await del(`/api/v1/classes/${cls.id}`, cls.count > 0 ? { force: 1 } : undefined);
+    body = await del(`/api/v1/classes/${cls.id}`, cls.count > 0 ? { force: 1 } : undefined);
   } catch (err) {
     if (!(err instanceof ApiError && err.status === 409)) {
       toastError(err, 'Not deleted');
@@ -105,15 +111,64 @@ async function remove(cls) {
     const count = err.data && err.data.count !== undefined ? err.data.count : 0;
     if (!(await askDelete(cls, count))) return;
     try {
-      await del(`/api/v1/classes/${cls.id}`, { force: 1 });
+      body = await del(`/api/v1/classes/${cls.id}`, { force: 1 });
     } catch (again) {
       toastError(again, 'Not deleted');
       return;
     }
   }
-  toast(`Deleted class “${cls.name}”`, 'success');
+  showDeleted(cls, body || {});
   datasetChanged();
   await load();
+}
+
+function plural(n, word) {
+  return `${n} ${word}${n === 1 ? '' : 's'}`;
+}
+
+/** After a delete: what changed (photos unlabeled, keys moved) and an Undo that restores it. */
+function showDeleted(cls, body) {
+  const moved = Object.entries(body.keys || {}).map(([name, key]) => `“${name}” is now key ${key}`);
+  const parts = [`Deleted class “${cls.name}”`];
+  if (body.unlabeled) parts.push(`${plural(body.unlabeled, 'photo')} became unlabeled`);
+  if (moved.length) parts.push(`keys renumbered: ${moved.join(', ')}`);
+  const undo = el('button', { type: 'button', class: 'btn btn-small', id: 'undo-delete-button', text: 'Undo' });
+  undo.addEventListener('click', () => restore(body.restore_id, cls.name));
+  undoBanner.hidden = false;
+  replaceChildren(undoBanner, el('span', { text: `${parts.join('; ')}. ` }), isAdmin() ? undo : null);
+}
+
+async function restore(id, name) {
+  try {
+    const done = await post(`/api/v1/classes/deleted/${id}/restore`, {});
+    const skipped = done.skipped ? ` (${plural(done.skipped, 'photo')} labeled otherwise since or deleted kept as they are)` : '';
+    toast(`Restored “${name}”: ${plural(done.relabeled, 'photo')} labeled again${skipped}`, 'success', 6000);
+    undoBanner.hidden = true;
+    datasetChanged();
+  } catch (err) {
+    toastError(err, 'Not restored');
+  }
+  await load();
+}
+
+function deletedRow(item) {
+  const swatch = paintClass(el('span', { class: 'swatch', 'aria-hidden': 'true' }), item.color);
+  const text = `${item.name} · ${plural(item.photos, 'photo')} · deleted ${formatDate(item.deleted_at)}`;
+  const button = isAdmin() ? el('button', { type: 'button', class: 'btn btn-small restore-class-button',
+    text: 'Restore', 'aria-label': `Restore class ${item.name}` }) : null;
+  button?.addEventListener('click', () => restore(item.id, item.name));
+  return el('li', { class: 'deleted-row', dataset: { class: item.name } }, swatch, el('span', { text }), button);
+}
+
+async function loadDeleted() {
+  let items = [];
+  try {
+    items = await get('/api/v1/classes/deleted');
+  } catch {
+    return; // the list of classes reports its own errors
+  }
+  deletedCard.hidden = items.length === 0;
+  replaceChildren(deletedList, items.map(deletedRow));
 }
 
 async function load() {
@@ -127,6 +182,7 @@ async function load() {
   replaceChildren(list, classes.length ? classes.map(row) : el('li', { class: 'muted', text: 'No classes yet. Add one below.' }));
   // Keep the keyboard user where they were after the list re-renders.
   if (active && document.getElementById(active)) document.getElementById(active).focus();
+  await loadDeleted();
 }
 
 addForm.addEventListener('submit', async (event) => {

@@ -15,10 +15,11 @@ const ui = {
   predConfidence: $('prediction-confidence'), accept: $('accept-button'), status: $('save-status'),
   stage: $('label-stage'), prev: $('prev-button'), next: $('next-button'), unlabel: $('unlabel-button'), undo: $('undo-button'),
   done: $('label-done'), doneText: $('label-done-text'), restart: $('restart-button'),
+  doneImbalance: $('label-done-imbalance'),
 };
 
 // ids: the part of the walk loaded so far; the server sends it a page at a time (`next` continues it).
-const state = { ids: [], index: 0, classes: [], keys: [], undo: [], token: 0, total: 0, next: null, list: 0, more: null };
+const state = { ids: [], index: 0, classes: [], keys: [], undo: [], token: 0, total: 0, next: null, list: 0, more: null, dataset: null };
 const MAX_START_PAGES = 50; // how far to page looking for the photo named in the URL
 const PREFETCH = 3;
 const cache = new Map(); // id -> the photo as the server last reported it
@@ -128,14 +129,25 @@ function clearPhotoDetails() {
   for (const button of ui.buttons.querySelectorAll('.class-button')) button.setAttribute('aria-pressed', 'false');
 }
 
-function renderEmpty() {
+/** Nothing to show: say what to do first (no photos yet: upload; all labeled: train). */
+async function renderEmpty() {
   ui.done.hidden = true;
-  const unlabeled = ui.filter.value === 'unlabeled';
-  const link = (href, text) => el('a', { href, text, class: 'btn btn-small' });
-  showMessage(unlabeled ? 'No unlabeled photos left. ' : 'No photos match this filter. ',
-    el('div', { class: 'row' }, link(page.uploadUrl || '/', 'Upload photos'), link(page.trainUrl || '/train', 'Train')));
   ui.position.textContent = '0 / 0';
   clearPhotoDetails();
+  const token = state.token;
+  const total = await get('/api/v1/dataset').then((d) => d.total, () => null);
+  if (token !== state.token) return;
+  const link = (href, text, primary) => el('a', { href, text, class: `btn btn-small${primary ? ' btn-primary' : ''}` });
+  const upload = (primary) => link(page.uploadUrl || '/', 'Upload photos', primary);
+  const train = link(page.trainUrl || '/train', 'Go to Train', true);
+  if (total === 0) {
+    showMessage('No photos yet. Upload some photos first, then label them here. ', el('div', { class: 'row' }, upload(true)));
+  } else if (ui.filter.value === 'unlabeled') {
+    const all = total ? `All ${total} photos are labeled. ` : 'Every photo is labeled. ';
+    showMessage(all, el('div', { class: 'row' }, train, upload(false)));
+  } else {
+    showMessage('No photos match this filter. ', el('div', { class: 'row' }, upload(false), train));
+  }
 }
 
 function atEnd() {
@@ -147,11 +159,23 @@ function renderDone() {
   const waiting = saves.queued;
   ui.done.hidden = waiting > 0;
   const n = labeled.size;
-  ui.doneText.textContent = ` ${n} photo${n === 1 ? '' : 's'} labeled in this session.`;
+  // Skipped: photos of this list left unlabeled (on other lists, photos whose label is unknown are not counted).
+  const skipped = state.ids.filter((id) => (ui.filter.value === 'unlabeled' ? !labelOf(id) : labelOf(id) === null)).length;
+  ui.doneText.textContent = ` ${n} photo${n === 1 ? '' : 's'} labeled in this session`
+    + (skipped ? `, ${skipped} skipped (still unlabeled).` : '.');
+  ui.restart.textContent = skipped && ui.filter.value === 'unlabeled' ? `Label the ${skipped} skipped` : 'Start over';
+  renderDoneImbalance();
   showMessage('End of the list.', waiting ? ` Saving ${waiting} label${waiting === 1 ? '' : 's'}…` : '');
   ui.position.textContent = `${state.ids.length} / ${state.ids.length}`;
   ui.prev.disabled = state.ids.length === 0;
   clearPhotoDetails();
+}
+
+/** The end of a pass is where the class balance matters (mid-labeling it would only push the photo down). */
+function renderDoneImbalance() {
+  const info = (state.dataset && state.dataset.imbalance) || {};
+  ui.doneImbalance.hidden = !info.warning;
+  ui.doneImbalance.textContent = info.warning ? `⚠ ${info.message}` : '';
 }
 
 function renderLabel(photo) {
@@ -430,6 +454,8 @@ async function loadIds(startId) {
 
 /** The photos per class on the class buttons (phones hide the count bar while labeling). */
 function showCounts(dataset) {
+  state.dataset = dataset;
+  if (atEnd()) renderDoneImbalance();
   const counts = new Map(dataset.classes.map((cls) => [cls.name, cls.count]));
   for (const button of ui.buttons.querySelectorAll('.class-button')) {
     if (counts.has(button.dataset.class)) button.dataset.count = counts.get(button.dataset.class);

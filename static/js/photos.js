@@ -47,11 +47,20 @@ function tile(photo, index) {
     el('span', { class: 'tile-name', text: `#${photo.id} ${photo.filename}`, title: photo.filename })));
 }
 
-function renderEmpty() {
+/** An empty grid says why: the trash is empty, no photo at all yet (upload first), or the filters. */
+async function renderEmpty() {
   ui.empty.hidden = state.photos.length > 0;
-  if (!ui.empty.hidden) {
-    replaceChildren(ui.empty, inTrash() ? 'The trash is empty.' : 'No photos match these filters. ',
-      inTrash() ? null : el('a', { class: 'btn btn-small', href: page.uploadUrl || '/', text: 'Upload photos' }));
+  if (ui.empty.hidden) return;
+  if (inTrash()) return replaceChildren(ui.empty, 'The trash is empty.');
+  const total = await get('/api/v1/dataset').then((d) => d.total, () => null);
+  if (state.photos.length) return; // photos arrived meanwhile
+  const upload = (primary) => el('a', { class: `btn btn-small${primary ? ' btn-primary' : ''}`, href: page.uploadUrl || '/',
+    text: 'Upload photos' });
+  if (total === 0) {
+    replaceChildren(ui.empty, el('strong', { text: 'No photos yet. ' }),
+      'Upload some photos first (or a zip of folders named after your classes); they appear here. ', upload(true));
+  } else {
+    replaceChildren(ui.empty, 'No photos match these filters. ', upload(false));
   }
 }
 

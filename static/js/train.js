@@ -38,6 +38,34 @@ function renderDataset(dataset) {
   if (dataset.trash) parts.push(`${dataset.trash} in the trash`);
   replaceChildren($('dataset-extra'), parts.join(' · '), '. ',
     dataset.unlabeled ? el('a', { href: '/label', text: 'Label them' }) : null);
+  renderImbalance(dataset.imbalance || {});
+  renderBlocked(dataset);
+}
+
+function renderImbalance(info) {
+  const note = $('imbalance-note');
+  note.hidden = !info.warning;
+  replaceChildren(note, info.warning ? `⚠ ${info.message} A model trained on this tends to guess the big class.` : '');
+}
+
+/**
+ * Train disabled, with the reasons and the next step, while the server would refuse it. aria-disabled, not
+ * disabled: the button stays reachable by Tab and reads out why (aria-describedby).
+ */
+function renderBlocked(dataset) {
+  const blocked = $('train-blocked');
+  if (!blocked || !isAdmin()) return;
+  const problems = dataset.train_problems || [];
+  const refused = problems.length > 0;
+  button.setAttribute('aria-disabled', String(refused));
+  if (refused) button.setAttribute('aria-describedby', 'train-blocked');
+  else button.removeAttribute('aria-describedby');
+  blocked.hidden = !refused;
+  const next = dataset.total
+    ? el('a', { href: '/label', text: 'Label photos' })
+    : el('a', { href: '/', text: 'Upload photos' });
+  replaceChildren(blocked, el('strong', { text: 'Train is not possible yet. ' }),
+    problems.map((text) => el('span', { class: 'train-problem', text: `${text}. ` })), next);
 }
 
 async function loadDataset() {
@@ -94,6 +122,7 @@ async function loadDefaults() {
 async function startRun(event) {
   event.preventDefault();
   if (!isAdmin()) return; // the button is disabled for others, and the server would answer 403
+  if (button.getAttribute('aria-disabled') === 'true') return; // the reason is on show under it
   const { params, error } = readParams();
   if (error) {
     $('advanced').open = true;

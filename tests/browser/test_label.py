@@ -144,7 +144,7 @@ def test_label_with_clicks_and_keys(browse):
 
     # A reload of the unlabeled list says there is nothing left and offers the next step.
     page = browse.goto("/label?filter=unlabeled")
-    expect(page.locator("#label-empty")).to_have_text(re.compile(r"^No unlabeled photos left"))
+    expect(page.locator("#label-empty")).to_have_text(re.compile(r"^All 8 photos are labeled"))
     expect(page.locator("#label-position")).to_have_text("0 / 0")
     browse.shot("nothing left")
     # The class filter walks one class, with its labels shown.

@@ -39,6 +39,19 @@ class LabelClass(db.Model):
     photos: Mapped[list["Photo"]] = relationship(back_populates="label")
 
 
+class DeletedClass(db.Model):
+    """A deleted class kept so it can be restored: its name, colour, key and the photos it labeled."""
+
+    __tablename__ = "deleted_class"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(64))
+    color: Mapped[str] = mapped_column(String(7))
+    key: Mapped[int | None] = mapped_column(Integer)
+    # [[photo id, labeled_at ISO text or None], ...]: the photos that lost this label.
+    photos: Mapped[list[list[Any]]] = mapped_column(JSON, default=list)
+    deleted_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
+
+
 class Photo(db.Model):
     """One stored photo: the original by SHA-256 plus its label and split."""
 

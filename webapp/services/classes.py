@@ -1,4 +1,4 @@
-"""Classes: create, rename, recolour, re-key and delete."""
+"""Classes: create, rename, recolour and re-key (deleting and restoring: class_deletes)."""
 
 import fcntl
 import json
@@ -235,24 +235,6 @@ def _files_lock():
             yield
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
-
-
-def delete_class(class_id: int, force: bool = False) -> int:
-    """Delete a class; its photos become unlabeled. Without force, refuse when photos would be affected."""
-    cls = get_class(class_id)
-    count = db.session.scalar(select(func.count()).select_from(Photo).where(Photo.label_id == cls.id))
-    if count and not force:
-        raise Conflict(
-            f'"{cls.name}" labels {count} photo(s); they would become unlabeled. '
-            "Confirm to delete it anyway.",
-            count=count,
-        )
-    for photo in db.session.scalars(select(Photo).where(Photo.label_id == cls.id)):
-        photo.label_id = None
-        photo.labeled_at = None
-    db.session.delete(cls)
-    db.session.commit()
-    return count
 
 
 def seed_classes(names: str) -> None:

@@ -51,4 +51,14 @@ def dataset_summary() -> dict:
         "total": db.session.scalar(base.where(Photo.deleted_at.is_(None))),
         "trash": db.session.scalar(base.where(Photo.deleted_at.is_not(None))),
         "imbalance": imbalance({c["name"]: c["count"] for c in classes}),
+        "train_problems": train_problems(classes),
     }
+
+
+def train_problems(classes: list[dict]) -> list[str]:
+    """Why Train would be refused with these class counts (the same checks as starting a run)."""
+    from webapp.services.runs import trainability  # runs imports this module for imbalance()
+
+    per_class = {c["name"]: {s: c[s] for s in ("train", "val", "test")} for c in classes if c["count"]}
+    totals = {s: sum(c[s] for c in per_class.values()) for s in ("train", "val", "test")}
+    return trainability({"labels": sorted(per_class), "per_class": per_class, **totals})[0]

@@ -2,6 +2,7 @@
 
 from flask import Blueprint, jsonify
 
+from webapp.services import class_deletes
 from webapp.services import classes as class_service
 from webapp.services.dataset import dataset_summary
 from webapp.web.auth import admin_only
@@ -40,9 +41,23 @@ def update_class(class_id: int):
 @bp.delete("/classes/<id:class_id>")
 @admin_only("delete a class")
 def delete_class(class_id: int):
-    """Delete a class (with ?force=1 when it still labels photos; they become unlabeled)."""
-    unlabeled = class_service.delete_class(class_id, force=query_flag("force"))
-    return jsonify({"deleted": class_id, "unlabeled": unlabeled})
+    """Delete a class (?force=1 when it labels photos: they become unlabeled); it can be restored."""
+    return jsonify(class_deletes.delete_class(class_id, force=query_flag("force")))
+
+
+@bp.get("/classes/deleted")
+def deleted_classes():
+    """The deleted classes that can still be restored, newest first."""
+    return jsonify([class_deletes.deleted_to_dict(row) for row in class_deletes.list_deleted()])
+
+
+@bp.post("/classes/deleted/<id:deleted_id>/restore")
+@admin_only("restore a class")
+def restore_class(deleted_id: int):
+    """Restore a deleted class: its name, colour, key and its photos' labels (those still unlabeled)."""
+    done = class_deletes.restore_class(deleted_id)
+    body = {"class": class_service.class_to_dict(done["class"]), "relabeled": done["relabeled"]}
+    return jsonify({**body, "skipped": done["skipped"]}), 201
 
 
 @bp.get("/dataset")

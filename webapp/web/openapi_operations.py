@@ -182,6 +182,8 @@ OPERATIONS = {
         "errors": (409,),
         "query": [query("force", FLAG, "1: delete even when photos have this label (they become unlabeled)")],
     },
+    "api_classes.deleted_classes": {"ok": {200: ok(many("DeletedClass"))}},
+    "api_classes.restore_class": {"ok": {201: ok("ClassRestored", "Restored")}, "errors": (409,)},
     "api_classes.dataset": {"ok": {200: ok("Dataset")}},
     "api_photos.upload": {
         "ok": {

@@ -60,6 +60,7 @@ DATASET = obj(
         "total": COUNT,
         "trash": COUNT,
         "imbalance": obj({"warning": BOOL, "message": text_or_null()}),
+        "train_problems": {**array(STR), "description": "Why Train is refused now (none: it can train)"},
     }
 )
 GUESS = obj({"label": STR, "confidence": NUM, "probabilities": NUMBERS, "run_id": INT})
@@ -266,7 +267,25 @@ SCHEMAS = {
     "NewToken": NEW_TOKEN,
     "Pairing": PAIRING,
     "Storage": STORAGE,
-    "ClassDeleted": obj({"deleted": INT, "unlabeled": COUNT}),
+    "ClassDeleted": obj(
+        {
+            "deleted": INT,
+            "unlabeled": COUNT,
+            "restore_id": {**INT, "description": "POST /classes/deleted/{restore_id}/restore undoes it"},
+            "keys": {**NUMBERS, "description": "The classes whose shortcut keys moved: name -> new key"},
+        }
+    ),
+    "DeletedClass": obj(
+        {
+            "id": INT,
+            "name": STR,
+            "key": {"type": ["integer", "null"]},
+            "color": STR,
+            "photos": {**COUNT, "description": "How many photos lost this label"},
+            "deleted_at": TIME,
+        }
+    ),
+    "ClassRestored": obj({"class": ref("Class"), "relabeled": COUNT, "skipped": COUNT}),
     "Updated": obj({"updated": COUNT}),
     "Removed": obj({"removed": COUNT}),
     "UserDeleted": obj({"deleted": INT}),
