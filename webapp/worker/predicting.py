@@ -9,6 +9,7 @@ from webapp import queue
 from webapp.db import db
 from webapp.db.models import Photo, Prediction, TrainingRun, active_run
 from webapp.logs import Once
+from webapp.queue import suggestions
 from webapp.worker.paths import image_loader, instance_path
 
 log = logging.getLogger(__name__)
@@ -105,6 +106,7 @@ def _one_round() -> tuple[int, bool]:
     _one_by_one_on_failure(_precompute, fresh)
     if fresh:
         queue_huey.put(NEW_PHOTOS_MARK, fresh[-1][0])
+        suggestions.enqueue()  # the new photos have features now: suggest labels for them
     run = active_run()
     if run is None or run.image_size != current_app.config["IMAGE_SIZE"]:
         db.session.rollback()
