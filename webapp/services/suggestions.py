@@ -108,6 +108,7 @@ def _state() -> dict:
         "updated_at": state.get("updated_at"),
         "labeled": state.get("labeled"),
         "photos": state.get("photos"),
+        "seconds": state.get("seconds"),
     }
 
 

@@ -254,6 +254,7 @@ SUGGESTIONS = obj(
                 "updated_at": {"type": ["number", "null"], "description": "Unix time of the last round"},
                 "labeled": {"type": ["integer", "null"]},
                 "photos": {"type": ["integer", "null"]},
+                "seconds": {"type": ["number", "null"], "description": "How long the last round took"},
             }
         ),
         "unlabeled": COUNT,
