@@ -149,3 +149,12 @@ def test_a_new_label_queues_one_suggestion_round_however_many_labels_come(app, c
         == 200
     )
     assert huey.pending_count() == before + 1
+
+
+def test_a_renamed_class_renames_its_suggestions(client, suggested):
+    classes = {c["name"]: c["id"] for c in client.get("/api/v1/classes").get_json()}
+    client.patch(f"/api/v1/photos/{suggested['unsure']}", json={"label": "beer"})  # offered wings: a change
+    assert client.patch(f"/api/v1/classes/{classes['wings']}", json={"name": "wine"}).status_code == 200
+    assert photo(client, suggested["sure_wings"])["suggestion"]["label"] == "wine"
+    client.patch(f"/api/v1/photos/{suggested['unsure']}", json={"label": "wine"})  # now as offered
+    assert summary(client)["accepted"] == 1 and summary(client)["changed"] == 0

@@ -7,7 +7,7 @@ with a suggestion is kept on its row (verdict), so the pages can say honestly ho
 import json
 import math
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from webapp.db import db
 from webapp.db.models import AppSetting, LabelClass, Photo, Suggestion, class_by_name
@@ -51,6 +51,15 @@ def note_label(photo: Photo, cls: LabelClass | None) -> None:
             return  # labeled before any suggestion was shown for it: not a verdict on one
         row.shown_label = row.label
     row.verdict = "accepted" if cls.name == row.shown_label else "changed"
+
+
+def rename_in_suggestions(old: str, new: str) -> None:
+    """A class was renamed: its suggestions (and what people were offered) carry the new name."""
+    for column in (Suggestion.label, Suggestion.shown_label):
+        db.session.execute(
+            update(Suggestion).where(column == old).values({column: new}),
+            execution_options={"synchronize_session": False},
+        )
 
 
 def check_confidence(value: object) -> float:
