@@ -140,6 +140,11 @@ def _latency_rounds(args, live) -> None:
         labeled += args.repeats
         results[size] = (statistics.median(lat), max(lat), statistics.median(patch), state(live))
     _print_latency(results)
+    # An idle worker looks for jobs less and less often (Huey backs off to every 10 s): the first label
+    # after a long pause waits for that poll.
+    time.sleep(args.idle)
+    idle, _patch = time_labels(live, stored[labeled : labeled + 1], labeled, 1)
+    print(f"  the first label after {args.idle:.0f} s idle: {idle[0]:.3f} s (the worker's next poll)")
 
 
 def _print_latency(results: dict) -> None:
@@ -219,6 +224,7 @@ def main() -> None:
     parser.add_argument("--per-class", type=int, default=60)
     parser.add_argument("--trials", type=int, default=20)
     parser.add_argument("--weights", default=str(WEIGHTS or ""))
+    parser.add_argument("--idle", type=float, default=90.0, help="seconds of quiet before the last label")
     parser.add_argument("--skip-latency", action="store_true")
     parser.add_argument("--skip-accuracy", action="store_true")
     args = parser.parse_args()

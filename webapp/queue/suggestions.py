@@ -17,6 +17,7 @@ log = logging.getLogger(__name__)
 PENDING = "webapp.suggest.pending"
 LOCK = "webapp.suggest.lock"
 CHANGED = "webapp.suggest.changed"  # when a label last changed
+FEATURES = "webapp.suggest.features"  # the feature cache folder of the default backbone (see feature_key)
 RERUN = "webapp.suggest.rerun"  # a job found the lock taken: the round holding it runs once more
 STALE_SECONDS = 120  # a lock or flag this old belonged to a dead worker (a round takes about a second)
 SETTLE_SECONDS = 0.2
@@ -76,3 +77,14 @@ def end(queue_huey) -> None:
         queue_huey.delete(RERUN)
         queue_huey.put(PENDING, time.time())
         queue.job("suggest")()
+
+
+def remember_features(queue_huey, key: str) -> None:
+    """Called where new photos' features are cached: where they are (the suggestion job loads no backbone)."""
+    if queue_huey.get(FEATURES, peek=True) != key:
+        queue_huey.put(FEATURES, key)
+
+
+def feature_key(queue_huey) -> str | None:
+    """The feature cache folder the suggestions read (None until a worker has cached features)."""
+    return queue_huey.get(FEATURES, peek=True)

@@ -30,9 +30,6 @@ def run_worker(app: Flask, workers: int = 2) -> int:
         periodic=False,
         check_worker_health=True,
         health_check_interval=2,
-        # An idle worker looks for jobs at least every half second (Huey's default backs off to 10 s): a
-        # label's suggestions must follow within about a second. A poll is one cheap read of the queue.
-        max_delay=0.5,
     )
     _children_die_with_this_process(consumer)
     # SQLite must not see a connection opened before a fork: this process forks the workers (and restarts

@@ -157,6 +157,10 @@ def _precompute(photos: list) -> None:
             loader,
             backbone_name=cfg["BACKBONE"],
         )
+        # The suggestion job reads these features without loading the backbone: tell it where they are.
+        from webapp.worker.suggesting import default_feature_key
+
+        suggestions.remember_features(queue.huey(), default_feature_key())
     except MLError as exc:  # e.g. no weights yet: Train will say so clearly (and this, once)
         if _SAID.first_time(str(exc)):
             log.warning("features of new photos not computed: %s", exc)

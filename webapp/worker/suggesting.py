@@ -72,16 +72,35 @@ def _live_photos() -> list[tuple[int, str, str | None]]:
 
 def _features(rows: list) -> tuple:
     """(pooled features, the rows that have them)."""
-    from webapp.ml.suggest import POOLED, default_cache
+    from webapp.ml.features import FeatureCache
+    from webapp.ml.suggest import POOLED
+
+    x, missing = POOLED.many(FeatureCache(instance_path() / "features", _feature_key()), [r[1] for r in rows])
+    gone = set(missing)
+    return x, [row for row in rows if row[1] not in gone]
+
+
+def _feature_key() -> str:
+    """Where the default backbone's features are: as the new-photos job recorded it (no TensorFlow needed:
+    the job must not load a backbone beside a busy worker), else worked out once here."""
+    queue_huey = queue.huey()
+    key = coordination.feature_key(queue_huey)
+    if key is None:
+        key = default_feature_key()
+        coordination.remember_features(queue_huey, key)
+    return key
+
+
+def default_feature_key() -> str:
+    """The feature cache folder of the configured backbone at its default cut (loads the backbone)."""
+    from webapp.ml.suggest import default_cache
 
     cfg = current_app.config
     cache = default_cache(
         cfg["BACKBONE_WEIGHTS"], cfg["IMAGE_SIZE"], instance_path() / "backbone",
         instance_path() / "features", cfg["BACKBONE"],
     )  # fmt: skip
-    x, missing = POOLED.many(cache, [sha for _id, sha, _label in rows])
-    gone = set(missing)
-    return x, [row for row in rows if row[1] not in gone]
+    return cache.dir.name
 
 
 def _guess(x, labeled: list[int], labels: list[int]):
