@@ -30,12 +30,15 @@ def test_rounds_never_overlap_and_a_skipped_job_gets_one_more_round(app):
         assert coordination.begin(huey) is True  # worker process A works
         assert coordination.enqueue() is True  # a label while it works: the next round is queued
         assert coordination.enqueue() is False
-        assert coordination.begin(huey) is False  # worker process B took that job: it must not run now
+        assert coordination.begin(huey) is None  # worker process B took that job: it must not run now
         coordination.end(huey)  # A ends and runs once more for B
         assert huey.pending_count() == 3
         assert coordination.begin(huey) is True
         coordination.end(huey)  # nobody was turned away this time: nothing more queued
         assert huey.pending_count() == 3
+        # A queued job whose round a watching worker process has already done finds nothing to do.
+        assert coordination.begin(huey) is False
+        assert coordination.begin(huey, note=False) is False  # and the lock was given back
 
 
 def test_settling_waits_for_the_labels_to_pause(app):

@@ -1,10 +1,11 @@
 """Coordination of the suggestion job in the queue's key-value store: debounced, one at a time.
 
-A label change notes the time and queues a job unless one is already pending. The job takes a lock, waits
-until labels have paused for SETTLE_SECONDS, then reads the labels. A job that finds the lock taken leaves a
-note (RERUN) and ends; the round holding the lock queues one more round when it ends if it finds the note.
-A burst of labels therefore costs one or two rounds, and no two rounds ever run at once, whichever worker
-processes pick the jobs up.
+A label change notes the time, sets a pending flag and queues a job unless the flag was set already. Each
+worker process also watches the flag (a cheap read, four times a second: Huey's own polling backs off to 10 s
+when idle), so a round starts at once, in whichever process sees it first; the queued job then finds nothing
+pending. A round takes a lock, waits until labels have paused for SETTLE_SECONDS, then reads the labels. A
+job that finds the lock taken leaves a note (RERUN); the round holding the lock queues one more when it ends.
+A burst of labels therefore costs one or two rounds, and no two rounds ever run at once.
 """
 
 import logging
@@ -48,15 +49,25 @@ def _claim(queue_huey, key: str) -> bool:
     return True
 
 
-def begin(queue_huey) -> bool:
-    """In the job: take the lock (False: another round is working; it runs once more when it ends)."""
-    # The note comes first: a round that releases the lock after this failed claim is sure to see it.
-    queue_huey.put(RERUN, time.time())
+def begin(queue_huey, note: bool = True) -> bool | None:
+    """Take the lock for a round: True (work to do), False (nothing pending: a watcher did it already, lock
+    released) or None (another round is working; with note, it runs once more when it ends)."""
+    if note:  # first: a round that releases the lock after this failed claim is sure to see it
+        queue_huey.put(RERUN, time.time())
     if not _claim(queue_huey, LOCK):
+        return None
+    if note:
+        queue_huey.delete(RERUN)  # this round reads the labels after every change that asked for it
+    if queue_huey.get(PENDING, peek=True) is None:
+        queue_huey.delete(LOCK)
         return False
-    queue_huey.delete(RERUN)  # this round reads the labels after every change that asked for it
-    queue_huey.delete(PENDING)  # label changes from now on queue the next round
+    queue_huey.delete(PENDING)  # label changes from now on ask for the next round
     return True
+
+
+def pending(queue_huey) -> bool:
+    """Whether a label change waits for a round (a read: no lock taken)."""
+    return queue_huey.get(PENDING, peek=True) is not None
 
 
 def settle(queue_huey, sleep=time.sleep) -> None:

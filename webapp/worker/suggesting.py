@@ -7,6 +7,7 @@ and never holds a worker slot that a training run needs.
 
 import json
 import logging
+import threading
 import time
 
 from flask import current_app
@@ -24,10 +25,14 @@ _SAID = Once()
 STATE_KEY = "suggest.state"
 
 
-def suggest_job() -> dict:
-    """One debounced round (webapp.queue.suggestions); {"skipped": True} when another round is working."""
+WATCH_SECONDS = 0.25
+
+
+def suggest_job(note: bool = True) -> dict:
+    """One debounced round (webapp.queue.suggestions); {"skipped": True} when another round is working or
+    a watcher has done it already."""
     queue_huey = queue.huey()
-    if not coordination.begin(queue_huey):
+    if not coordination.begin(queue_huey, note=note):
         return {"skipped": True}
     try:
         coordination.settle(queue_huey)
@@ -143,3 +148,21 @@ def _finish(state: dict, started: float) -> dict:
     db.session.add(row)
     db.session.commit()
     return state
+
+
+def start_watch(app) -> None:
+    """In each worker process: start rounds as soon as labels change (see webapp.queue.suggestions)."""
+    threading.Thread(target=_watch, args=(app,), daemon=True, name="suggestion-watch").start()
+
+
+def _watch(app) -> None:
+    while True:
+        time.sleep(WATCH_SECONDS)
+        with app.app_context():
+            try:
+                if coordination.pending(queue.huey()):
+                    suggest_job(note=False)
+            except Exception:  # a busy queue or database: the queued job does the round instead
+                log.exception("suggestion round failed")
+            finally:
+                db.session.remove()
