@@ -140,11 +140,11 @@ def _latency_rounds(args, live) -> None:
         labeled += args.repeats
         results[size] = (statistics.median(lat), max(lat), statistics.median(patch), state(live))
     _print_latency(results)
-    # An idle worker looks for jobs less and less often (Huey backs off to every 10 s): the first label
-    # after a long pause waits for that poll.
+    # An idle Huey worker looks for jobs less and less often (every 10 s at most); the suggestion watch in
+    # each worker process must make the first label after a long pause as quick as the others.
     time.sleep(args.idle)
     idle, _patch = time_labels(live, stored[labeled : labeled + 1], labeled, 1)
-    print(f"  the first label after {args.idle:.0f} s idle: {idle[0]:.3f} s (the worker's next poll)")
+    print(f"  the first label after {args.idle:.0f} s idle: {idle[0]:.3f} s (Huey alone: its next poll)")
 
 
 def _print_latency(results: dict) -> None:
