@@ -127,6 +127,8 @@ def test_the_accept_rate_counts_what_people_did_with_the_suggestions(client, sug
         ("accept", {"min_confidence": True}, "min_confidence"),
         ("undo", {"items": []}, "items"),
         ("undo", {"items": [{"id": "1", "label": "beer"}]}, "id"),
+        ("undo", {"items": [{"id": False, "label": ""}]}, "id"),
+        ("undo", {"items": [{"id": 2**64, "label": "beer"}]}, "id"),
         ("undo", {}, "items"),
     ],
 )

@@ -150,10 +150,11 @@ def undo(items: object) -> int:
         raise InvalidInput(f"items must be a list of 1 to {MAX_ACCEPT:,} {{id, label}} objects")
     wanted = {}
     for item in items:
-        ok = isinstance(item, dict) and isinstance(item.get("id"), int) and isinstance(item.get("label"), str)
+        photo_id = item.get("id") if isinstance(item, dict) else None
+        ok = type(photo_id) is int and 0 < photo_id < 2**63 and isinstance(item.get("label"), str)
         if not ok:
             raise InvalidInput("each item must be an object with an integer id and a label")
-        wanted[item["id"]] = item["label"]
+        wanted[photo_id] = item["label"]
     photos = db.session.scalars(select(Photo).where(Photo.id.in_(wanted)))
     undone = 0
     for photo in photos:

@@ -245,7 +245,7 @@ SUGGESTION = obj(
     {"label": STR, "confidence": NUM},
     description="The instant suggestion (a small model retrained after each label change; not a run)",
 )
-ACCEPTED_ITEM = obj({"id": INT, "label": STR})
+ACCEPTED_ITEM = obj({"id": {"type": "integer", "minimum": 1, "maximum": 2**63 - 1}, "label": STR})
 SUGGESTIONS = obj(
     {
         "state": obj(
