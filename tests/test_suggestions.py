@@ -3,8 +3,17 @@
 import pytest
 
 from tests.test_predictions import insert_photo
+from tests.test_scale_out import pg_url  # noqa: F401 - the fixture
 from webapp.db import db
 from webapp.db.models import Suggestion
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def app_config(request, app_config):
+    """Every test here on SQLite and on PostgreSQL (the orders' NULL handling and the upserts differ)."""
+    if request.param == "postgresql":
+        return {**app_config, "DATABASE_URL": request.getfixturevalue("pg_url")}
+    return app_config
 
 
 @pytest.fixture
