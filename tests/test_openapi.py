@@ -12,9 +12,9 @@ from openapi_spec_validator import OpenAPIV31SpecValidator
 from tests.accounts import make_admin, token_client
 from tests.images import class_photo, phone_jpeg
 from webapp.db import db
-from webapp.db.models import Prediction, TrainingRun, utcnow
+from webapp.db.models import Prediction, Suggestion, TrainingRun, utcnow
 from webapp.params import BACKBONES, TRAINABLE_CHOICES, TrainParams
-from webapp.web import MAX_ID, api_accounts, api_classes, api_photos, api_runs
+from webapp.web import MAX_ID, api_accounts, api_classes, api_photos, api_runs, api_suggestions
 
 API = "/api/v1/"
 BODY_SPECS = {
@@ -25,6 +25,8 @@ BODY_SPECS = {
     ("/api/v1/runs", "post"): api_runs.RUN_FIELDS,
     ("/api/v1/runs/{run_id}/pin", "post"): api_runs.PIN_FIELDS,
     ("/api/v1/runs/{run_id}/tflite", "post"): {},
+    ("/api/v1/suggestions/accept", "post"): api_suggestions.ACCEPT_FIELDS,
+    ("/api/v1/suggestions/undo", "post"): api_suggestions.UNDO_FIELDS,
     ("/api/v1/users", "post"): api_accounts.USER_FIELDS,
     ("/api/v1/tokens", "post"): api_accounts.TOKEN_FIELDS,
 }
@@ -73,7 +75,7 @@ def check_reply(doc, response, path: str, method: str) -> None:
 def test_the_document_covers_exactly_the_api_routes(app, doc):
     documented = {(path, method) for path, method, _op in operations(doc)}
     assert documented == api_routes(app)  # no route missing, none invented
-    assert len(documented) == 38 and len(doc["paths"]) == 30
+    assert len(documented) == 41 and len(doc["paths"]) == 33
 
 
 def test_the_document_is_valid_openapi_3_1(doc):
@@ -262,9 +264,16 @@ def test_replies_match_the_documented_schemas(app, client, doc):
     assert queued.status_code == 202
     call("get", "/api/v1/imports/{import_id}", queued.get_json()["import"]["url"])
     run_id = add_run(app)
+    with app.app_context():  # a suggestion in the photo replies (the worker's job writes these)
+        db.session.add(Suggestion(photo_id=2, label="wings", confidence=0.8))
+        db.session.commit()
     photo = "/api/v1/photos/{photo_id}"
     for method, path, url, kw in [
         ("get", "/api/v1/photos", "/api/v1/photos?order=uncertain", {}),
+        ("get", "/api/v1/photos", "/api/v1/photos?order=confident", {}),
+        ("get", "/api/v1/suggestions", None, {}),
+        ("post", "/api/v1/suggestions/accept", None, {"json": {"min_confidence": 0.5}}),
+        ("post", "/api/v1/suggestions/undo", None, {"json": {"items": [{"id": 1, "label": "beer"}]}}),
         ("get", "/api/v1/photos/ids", "/api/v1/photos/ids?limit=2", {}),
         ("get", photo, "/api/v1/photos/1", {}),
         ("patch", photo, "/api/v1/photos/1", {"json": {"label": "beer", "split": "val"}}),

@@ -2,8 +2,9 @@
 
 import { datasetChanged, get, patch, toast } from './api.js';
 import {
-  classChip, classKeys, el, isTypingTarget, pageData, paintClass, percent, replaceChildren, setQueryString,
+  classChip, classKeys, el, isTypingTarget, pageData, paintClass, replaceChildren, setQueryString,
 } from './dom.js';
+import { guessOf, guessText, rateText, watchSuggestions } from './suggest.js';
 import { onSwipe } from './swipe.js';
 
 const page = pageData();
@@ -16,6 +17,7 @@ const ui = {
   stage: $('label-stage'), prev: $('prev-button'), next: $('next-button'), unlabel: $('unlabel-button'), undo: $('undo-button'),
   done: $('label-done'), doneText: $('label-done-text'), restart: $('restart-button'),
   doneImbalance: $('label-done-imbalance'),
+  predSource: $('prediction-source'), disagree: $('prediction-disagree'), rate: $('suggest-rate'),
 };
 
 // ids: the part of the walk loaded so far; the server sends it a page at a time (`next` continues it).
@@ -187,16 +189,35 @@ function renderLabel(photo) {
   for (const button of ui.buttons.querySelectorAll('.class-button')) {
     button.setAttribute('aria-pressed', String(button.dataset.class === label));
   }
+  renderPrediction(photo);
 }
 
+/**
+ * The guess beside the photo. Unlabeled: "beer? 87 %", Enter accepts it. Labeled otherwise than the guess: the
+ * disagreement, and a button to change the label (never Enter: a person's label changes only on purpose).
+ */
 function renderPrediction(photo) {
-  const pred = photo.prediction;
-  ui.prediction.hidden = !pred;
-  if (!pred) return;
-  replaceChildren(ui.predLabel, classChip(pred.label, state.classes));
-  ui.predConfidence.textContent = percent(pred.confidence);
-  replaceChildren(ui.accept, `Accept “${pred.label}”`, el('span', { class: 'key-hint', text: ' (Enter)' }));
-  ui.accept.dataset.class = pred.label;
+  const guess = guessOf(photo);
+  const label = labelOf(photo.id);
+  ui.prediction.hidden = !guess || label === undefined || label === guess.label;
+  if (ui.prediction.hidden) return;
+  const accepting = !label;
+  ui.prediction.dataset.mode = accepting ? 'accept' : 'change';
+  ui.prediction.dataset.source = guess.source;
+  ui.predSource.textContent = guess.source === 'suggestion' ? 'Suggestion: ' : 'Model says: ';
+  replaceChildren(ui.predLabel, classChip(guess.label, state.classes));
+  ui.predConfidence.textContent = guessText(guess).slice(guess.label.length);
+  ui.disagree.hidden = accepting;
+  ui.disagree.textContent = accepting ? '' : `, labeled “${label}”`;
+  if (accepting) {
+    replaceChildren(ui.accept, `Accept “${guess.label}”`, el('span', { class: 'key-hint', text: ' (Enter)' }));
+    ui.accept.setAttribute('aria-keyshortcuts', 'Enter');
+  } else {
+    replaceChildren(ui.accept, `Change to “${guess.label}”`);
+    ui.accept.removeAttribute('aria-keyshortcuts');
+  }
+  ui.accept.classList.toggle('btn-primary', accepting);
+  ui.accept.dataset.class = guess.label;
 }
 
 function renderPhoto(photo) {
@@ -210,7 +231,6 @@ function renderPhoto(photo) {
   ui.position.textContent = `${state.index + 1} / ${Math.max(state.total, state.ids.length)}`;
   ui.filename.textContent = `#${photo.id} · ${photo.filename}`;
   renderLabel(photo);
-  renderPrediction(photo);
   ui.prev.disabled = state.index === 0;
   setQueryString({ filter: ui.filter.value, order: ui.order.value, photo: photo.id });
 }
@@ -392,10 +412,43 @@ function undo() {
   goToPhoto(entry.id);
 }
 
-function acceptPrediction() {
+/** Enter: label an unlabeled photo as the guess says; a labeled photo keeps its label (say how to change it). */
+function acceptByKey() {
   const photo = currentPhoto();
-  if (photo && photo.prediction && !ui.image.hidden) setLabel(photo.prediction.label, true);
+  const guess = guessOf(photo);
+  if (!guess || ui.image.hidden) return;
+  const label = labelOf(photo.id);
+  if (!label) setLabel(guess.label, true);
+  else if (label !== guess.label) {
+    setStatus(`Enter never replaces a label: #${photo.id} stays “${label}”. Press its class key or “Change to” to change it.`, 'ok');
+  }
 }
+
+/** The guess's button: accept (unlabeled, then move on) or change a label on purpose (and stay). */
+function onGuessButton() {
+  const photo = currentPhoto();
+  const guess = guessOf(photo);
+  if (!guess || ui.image.hidden) return;
+  if (labelOf(photo.id)) setLabel(guess.label, false);
+  else setLabel(guess.label, true);
+}
+
+/** A fresher suggestion round: forget cached guesses (labels still being saved stay) and show the new one. */
+function onSuggestions(summary, newer) {
+  ui.rate.textContent = rateText(summary);
+  if (!newer) return;
+  const shown = state.ids[state.index];
+  for (const id of Array.from(cache.keys())) if (id !== shown) cache.delete(id);
+  if (shown === undefined || !cache.has(shown)) return;
+  get(`/api/v1/photos/${shown}`).then((fresh) => {
+    const kept = cache.get(shown);
+    if (!kept) return;
+    cache.set(shown, { ...kept, suggestion: fresh.suggestion, prediction: fresh.prediction });
+    if (String(shown) === ui.image.dataset.photoId) renderPrediction(cache.get(shown));
+  }, () => {});
+  prefetch(state.index + 1);
+}
+const suggestions = watchSuggestions(onSuggestions);
 
 function onKey(event) {
   if (event.defaultPrevented || event.ctrlKey || event.metaKey || event.altKey) return;
@@ -407,7 +460,7 @@ function onKey(event) {
   else if (key === 'z' || key === 'Z') undo();
   else if (key === 'ArrowLeft') move(-1);
   else if (key === 'ArrowRight') move(1);
-  else if (key === 'Enter' && !event.target.closest('button, a, summary, [role="button"]')) acceptPrediction();
+  else if (key === 'Enter' && !event.target.closest('button, a, summary, [role="button"]')) acceptByKey();
   else return;
   event.preventDefault();
 }
@@ -493,7 +546,8 @@ ui.prev.addEventListener('click', () => move(-1));
 ui.next.addEventListener('click', () => move(1));
 ui.unlabel.addEventListener('click', () => setLabel(null, false));
 ui.undo.addEventListener('click', undo);
-ui.accept.addEventListener('click', acceptPrediction);
+ui.accept.addEventListener('click', onGuessButton);
+document.addEventListener('dataset-changed', () => suggestions.changed());
 ui.restart.addEventListener('click', () => loadIds());
 document.addEventListener('keydown', onKey);
 document.addEventListener('dataset-loaded', (event) => showCounts(event.detail));

@@ -2,6 +2,7 @@
 
 import { datasetChanged, get, post, toast, toastError } from './api.js';
 import { classChip, confirmDialog, el, pageData, replaceChildren, setQueryString } from './dom.js';
+import { guessOf, guessText } from './suggest.js';
 
 const PER_PAGE = 48;
 const page = pageData();
@@ -44,7 +45,16 @@ function tile(photo, index) {
   }),
   el('div', { class: 'tile-body' },
     el('div', { class: 'tile-line' }, label, photo.split ? el('span', { class: 'badge', text: photo.split }) : null),
+    guessLine(photo),
     el('span', { class: 'tile-name', text: `#${photo.id} ${photo.filename}`, title: photo.filename })));
+}
+
+/** The suggestion under a photo: "beer? 87 %" when unlabeled; the disagreement when labeled otherwise. */
+function guessLine(photo) {
+  const guess = guessOf(photo);
+  if (!guess || inTrash() || photo.label === guess.label) return null;
+  const text = photo.label ? `Suggestion: ${guessText(guess)} (labeled ${photo.label})` : guessText(guess);
+  return el('span', { class: `tile-guess${photo.label ? ' is-disagreement' : ''}`, text });
 }
 
 /** An empty grid says why: the trash is empty, no photo at all yet (upload first), or the filters. */
@@ -231,6 +241,7 @@ async function init() {
 $('photo-filters').addEventListener('submit', (event) => event.preventDefault());
 for (const select of [ui.show, ui.split, ui.order]) select.addEventListener('change', onFilterChange);
 ui.grid.addEventListener('click', onGridClick);
+document.addEventListener('photos-changed', () => load()); // labels changed elsewhere on the page
 ui.selectAll.addEventListener('click', selectAllOnPage);
 ui.clear.addEventListener('click', () => {
   state.selected.clear();

@@ -118,6 +118,22 @@ class Prediction(db.Model):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
+class Suggestion(db.Model):
+    """The suggestion model's guess for one photo (not a run: trained on the labels as they are now).
+
+    verdict records what a person did with it: "accepted" when they gave the photo the suggested label
+    (shown_label), "changed" when another; None while the photo has no human label.
+    """
+
+    __tablename__ = "suggestion"
+    photo_id: Mapped[int] = mapped_column(ForeignKey("photo.id", ondelete="CASCADE"), primary_key=True)
+    label: Mapped[str] = mapped_column(String(64))
+    confidence: Mapped[float] = mapped_column(Float, index=True)
+    shown_label: Mapped[str | None] = mapped_column(String(64))
+    verdict: Mapped[str | None] = mapped_column(String(8), index=True)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
 def active_run() -> TrainingRun | None:
     """The run whose model answers predictions: the pinned one, else the newest that succeeded."""
     run_id = active_run_id()

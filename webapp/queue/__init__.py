@@ -22,6 +22,7 @@ log = logging.getLogger(__name__)
 JOBS = {
     "train_run": 100,
     "predict_image": 90,
+    "suggest": 80,  # a second's work that follows each label; below Train, which it never holds up
     "export_tflite": 50,
     "import_zip": 30,
     "predict_run": 20,

@@ -8,6 +8,7 @@ from sqlalchemy.exc import IntegrityError
 from webapp.db import db
 from webapp.db.models import DeletedClass, LabelClass, Photo, class_by_name, iso
 from webapp.services.errors import Conflict, NotFound
+from webapp.services.suggestions import enqueue_refresh
 
 KEEP_DELETED = 20  # the newest deleted classes that can still be restored
 
@@ -38,6 +39,7 @@ def delete_class(class_id: int, force: bool = False) -> dict:
     keys = renumber_keys()
     _prune()
     db.session.commit()
+    enqueue_refresh()  # the suggestions must stop offering the deleted class
     return {"deleted": class_id, "unlabeled": len(photos), "restore_id": kept.id, "keys": keys}
 
 
@@ -96,6 +98,7 @@ def restore_class(deleted_id: int) -> dict:
     except IntegrityError:  # a parallel request restored it, or took its name or key, first
         db.session.rollback()
         raise Conflict(f'"{name}" was restored, or its name or key taken, meanwhile: reload') from None
+    enqueue_refresh()  # its photos are labeled again: the suggestion head learns the class back
     return {"class": cls, "relabeled": restored, "skipped": total - restored}
 
 

@@ -16,6 +16,7 @@ from webapp.db import db
 from webapp.db.models import AppSetting, LabelClass, Photo, Prediction, TrainingRun, class_by_name
 from webapp.services import instance_path
 from webapp.services.errors import Conflict, InvalidInput, NotFound, ServiceError
+from webapp.services.suggestions import rename_in_suggestions
 
 log = logging.getLogger(__name__)
 COLOR_RE = re.compile(r"^#[0-9a-fA-F]{6}$")
@@ -126,6 +127,7 @@ def update_class(class_id: int, changes: dict) -> LabelClass:
         if "name" in changes:
             new_name = clean_name(changes["name"], exclude_id=cls.id)
             _rename_in_runs(cls.name, new_name, files)
+            rename_in_suggestions(cls.name, new_name)
             cls.name = new_name
         if "color" in changes:
             cls.color = _clean_color(changes["color"])

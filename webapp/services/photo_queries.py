@@ -8,11 +8,13 @@ from sqlalchemy import Select, func, select
 from sqlalchemy.orm import selectinload
 
 from webapp.db import db
-from webapp.db.models import SPLITS, Photo, Prediction, active_run, active_run_id, class_by_name
+from webapp.db.models import SPLITS, Photo, Prediction, Suggestion, active_run, active_run_id, class_by_name
 from webapp.services.errors import InvalidInput
 from webapp.services.photos import MAX_PER_PAGE
+from webapp.services.suggestions import suggestions_for
 
-ORDERS = ("newest", "oldest", "uncertain")
+ORDERS = ("newest", "oldest", "uncertain", "confident")
+CONFIDENCE_ORDERS = ("uncertain", "confident")
 FLAGS = {"": False, "0": False, "false": False, "1": True, "true": True}
 MAX_PAGE = 10**7
 IDS_PER_PAGE = 1000
@@ -92,15 +94,26 @@ def _matching(flt: PhotoFilter) -> Select:
 def _ordered(query: Select, order: str) -> Select:
     if order == "oldest":
         return query.order_by(Photo.id)
-    if order == "uncertain":
-        run = active_run()
-        if run is not None:
-            query = query.outerjoin(
-                Prediction, (Prediction.photo_id == Photo.id) & (Prediction.run_id == run.id)
-            )
-            # Photos without a prediction yet come last; the least confident first.
-            return query.order_by(Prediction.confidence.is_(None), Prediction.confidence, Photo.id)
+    joined = _with_confidence(query) if order in CONFIDENCE_ORDERS else None
+    if joined is not None:
+        query, conf = joined
+        # Photos without a suggestion or prediction yet come last, then by id.
+        return query.order_by(conf.is_(None), conf.desc() if order == "confident" else conf, Photo.id)
     return query.order_by(Photo.id.desc())
+
+
+def _with_confidence(query: Select):
+    """(query joined to the confidences, their expression): the instant suggestion's, else the active
+    model's prediction's; None when there are neither."""
+    run_id = active_run_id()
+    has_suggestions = db.session.scalar(select(Suggestion.photo_id).limit(1)) is not None
+    if run_id is None and not has_suggestions:
+        return None
+    query = query.outerjoin(Suggestion, Suggestion.photo_id == Photo.id)
+    if run_id is None:
+        return query, Suggestion.confidence
+    query = query.outerjoin(Prediction, (Prediction.photo_id == Photo.id) & (Prediction.run_id == run_id))
+    return query, func.coalesce(Suggestion.confidence, Prediction.confidence)
 
 
 def list_page(flt: PhotoFilter, page: int, per_page: int) -> dict:
@@ -112,9 +125,10 @@ def list_page(flt: PhotoFilter, page: int, per_page: int) -> dict:
             query.options(selectinload(Photo.label)).limit(per_page).offset((page - 1) * per_page)
         )
     )
-    preds = predictions_for([p.id for p in photos])
+    ids = [p.id for p in photos]
+    preds, suggested = predictions_for(ids), suggestions_for(ids)
     return {
-        "photos": [(p, preds.get(p.id)) for p in photos],
+        "photos": [(p, preds.get(p.id), suggested.get(p.id)) for p in photos],
         "total": total,
         "page": page,
         "per_page": per_page,
@@ -129,12 +143,12 @@ def list_ids(flt: PhotoFilter, after: str | None = None, limit: int = IDS_PER_PA
     """
     matching = _matching(flt)
     total = db.session.scalar(select(func.count()).select_from(matching.subquery()))
-    run_id = active_run_id() if flt.order == "uncertain" else None
-    if run_id is None:
+    joined = _with_confidence(matching) if flt.order in CONFIDENCE_ORDERS else None
+    if joined is None:
         rows = _ids_by_id(matching, flt.order == "oldest", after, limit)
         cursor = str(rows[limit - 1][0]) if len(rows) > limit else None
     else:
-        rows = _ids_by_confidence(matching, run_id, after, limit)
+        rows = _ids_by_confidence(*joined, flt.order == "confident", after, limit)
         cursor = _confidence_cursor(*rows[limit - 1]) if len(rows) > limit else None
     return {"ids": [row[0] for row in rows[:limit]], "total": total, "next": cursor, "limit": limit}
 
@@ -152,20 +166,19 @@ def _ids_by_id(matching: Select, ascending: bool, after: str | None, limit: int)
     return list(db.session.execute(query.limit(limit + 1)))
 
 
-def _ids_by_confidence(matching: Select, run_id: int, after: str | None, limit: int) -> list:
-    # The "uncertain" order: least confident first, photos without a prediction last, then by id.
-    query = (
-        matching.with_only_columns(Photo.id, Prediction.confidence)
-        .outerjoin(Prediction, (Prediction.photo_id == Photo.id) & (Prediction.run_id == run_id))
-        .order_by(Prediction.confidence.is_(None), Prediction.confidence, Photo.id)
+def _ids_by_confidence(joined: Select, conf, descending: bool, after: str | None, limit: int) -> list:
+    # Least (or most) confident first, photos without a confidence last, then by id.
+    query = joined.with_only_columns(Photo.id, conf).order_by(
+        conf.is_(None), conf.desc() if descending else conf, Photo.id
     )
     if after is not None:
-        conf, last = _cursor_parts(after)
-        if conf is None:
-            query = query.where(Prediction.confidence.is_(None), Photo.id > last)
+        value, last = _cursor_parts(after)
+        if value is None:
+            query = query.where(conf.is_(None), Photo.id > last)
         else:
-            later = (Prediction.confidence > conf) | ((Prediction.confidence == conf) & (Photo.id > last))
-            query = query.where(Prediction.confidence.is_(None) | later)
+            beyond = conf < value if descending else conf > value
+            later = beyond | ((conf == value) & (Photo.id > last))
+            query = query.where(conf.is_(None) | later)
     return list(db.session.execute(query.limit(limit + 1)))
 
 

@@ -9,6 +9,7 @@ from webapp.services import instance_path, store_settings
 from webapp.services.errors import Conflict, InvalidInput, NotFound
 from webapp.services.feature_files import remove_features
 from webapp.services.splits import assign_split
+from webapp.services.suggestions import enqueue_refresh, note_label
 
 MAX_PER_PAGE = 200
 
@@ -23,6 +24,8 @@ def get_photo(photo_id: int, include_deleted: bool = True) -> Photo:
 
 def set_label(photo: Photo, cls: LabelClass | None) -> None:
     """Label (or unlabel) a photo; a newly labeled photo gets its stable split."""
+    if (cls.id if cls else None) != photo.label_id:
+        note_label(photo, cls)
     photo.label = cls
     photo.label_id = cls.id if cls else None
     photo.labeled_at = utcnow() if cls else None
@@ -62,6 +65,8 @@ def update_photo(photo_id: int, changes: dict) -> Photo:
     if split is not None:
         photo.split = split
     db.session.commit()
+    if "label" in changes:
+        enqueue_refresh()
     return photo
 
 
@@ -79,6 +84,8 @@ def bulk_update(ids: object, changes: dict) -> int:
     for photo in photos:
         _apply_bulk(photo, changes, action, cls, split)
     db.session.commit()
+    if "label" in changes or action:
+        enqueue_refresh()
     return len(photos)
 
 

@@ -15,6 +15,7 @@ from webapp.services.photo_queries import (
     page_args,
     predictions_for,
 )
+from webapp.services.suggestions import suggestions_for
 from webapp.services.uploads import ingest_upload_batch, photos_of
 from webapp.web.api_imports import import_json
 from webapp.web.auth import admin_only
@@ -94,7 +95,9 @@ def update_photo(photo_id: int):
 
 
 def _with_prediction(photo) -> dict:
-    return photo_json(photo, predictions_for([photo.id]).get(photo.id))
+    return photo_json(
+        photo, predictions_for([photo.id]).get(photo.id), suggestions_for([photo.id]).get(photo.id)
+    )
 
 
 @bp.delete("/photos/<id:photo_id>")

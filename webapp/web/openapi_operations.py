@@ -18,6 +18,7 @@ from webapp.web import api_accounts as accounts
 from webapp.web import api_classes as classes
 from webapp.web import api_photos as photos
 from webapp.web import api_runs as runs
+from webapp.web import api_suggestions as suggestions
 from webapp.web.openapi_schemas import ref
 from webapp.web.requests import Field
 
@@ -129,7 +130,10 @@ PHOTO_FILTERS = [
     query("unlabeled", FLAG, "1: only unlabeled photos"),
     query("trash", FLAG, "1: the photos in the trash instead of the others"),
     query(
-        "order", choice(ORDERS, "newest"), "newest (default), oldest, or uncertain (least confident first)"
+        "order",
+        choice(ORDERS, "newest"),
+        "newest (default), oldest, uncertain (least confident first) or confident (most confident first): "
+        "by the instant suggestion's confidence, else the active model's",
     ),
 ]
 
@@ -270,6 +274,21 @@ OPERATIONS = {
     },
     "api_runs.storage_use": {"ok": {200: ok("Storage")}},
     "api_runs.csrf_token": {"ok": {200: ok("CsrfToken")}},
+    "api_suggestions.summary": {"ok": {200: ok("Suggestions")}},
+    "api_suggestions.accept": {
+        "ok": {200: ok("SuggestionsAccepted")},
+        "body": json_body(
+            suggestions.ACCEPT_FIELDS, optional=True, limits={"min_confidence": {"minimum": 0, "maximum": 1}}
+        ),
+    },
+    "api_suggestions.undo": {
+        "ok": {200: ok("SuggestionsUndone")},
+        "body": json_body(
+            suggestions.UNDO_FIELDS,
+            required=("items",),
+            limits={"items": {"minItems": 1, "items": ref("AcceptedItem")}},
+        ),
+    },
     "api_accounts.me": {"ok": {200: ok("User")}},
     "api_accounts.list_users": {"ok": {200: ok(many("User"))}},
     "api_accounts.add_user": {

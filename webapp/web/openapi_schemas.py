@@ -78,6 +78,7 @@ PHOTO = obj(
         "created_at": TIME,
         "deleted": BOOL,
         "prediction": nullable(ref("Guess")),
+        "suggestion": nullable(ref("Suggestion")),
     }
 )
 PHOTO_PAGE = obj({"photos": array(ref("Photo")), "total": COUNT, "page": INT, "per_page": INT})
@@ -242,6 +243,34 @@ STORAGE = obj(
     {"photos_bytes": COUNT, "features_bytes": COUNT, "models_bytes": COUNT, "measured_seconds_ago": NUM}
 )
 
+SUGGESTION = obj(
+    {"label": STR, "confidence": NUM},
+    description="The instant suggestion (a small model retrained after each label change; not a run)",
+)
+ACCEPTED_ITEM = obj({"id": {"type": "integer", "minimum": 1, "maximum": 2**63 - 1}, "label": STR})
+SUGGESTIONS = obj(
+    {
+        "state": obj(
+            {
+                "status": {"enum": ["waiting", "ready", "no_features"]},
+                "updated_at": {"type": ["number", "null"], "description": "Unix time of the last round"},
+                "labeled": {"type": ["integer", "null"]},
+                "photos": {"type": ["integer", "null"]},
+                "seconds": {"type": ["number", "null"], "description": "How long the last round took"},
+            }
+        ),
+        "unlabeled": COUNT,
+        "acceptable": {
+            "type": "object",
+            "additionalProperties": COUNT,
+            "description": "Unlabeled photos whose suggestion is at least this sure, per threshold",
+        },
+        "accepted": COUNT,
+        "changed": COUNT,
+        "accept_rate": {"type": ["number", "null"], "description": "accepted / (accepted + changed)"},
+    }
+)
+
 SCHEMAS = {
     "Error": ERROR,
     "Class": CLASS,
@@ -287,6 +316,11 @@ SCHEMAS = {
     ),
     "ClassRestored": obj({"class": ref("Class"), "relabeled": COUNT, "skipped": COUNT}),
     "Updated": obj({"updated": COUNT}),
+    "Suggestion": SUGGESTION,
+    "AcceptedItem": ACCEPTED_ITEM,
+    "Suggestions": SUGGESTIONS,
+    "SuggestionsAccepted": obj({"accepted": COUNT, "items": array(ref("AcceptedItem"))}),
+    "SuggestionsUndone": obj({"undone": COUNT}),
     "Removed": obj({"removed": COUNT}),
     "UserDeleted": obj({"deleted": INT}),
     "TokenRevoked": obj({"revoked": INT}),

@@ -13,8 +13,8 @@ from webapp.services.model_export import (
 from webapp.services.runs import active_run_id
 
 
-def photo_json(photo: Photo, prediction: dict | None = None) -> dict:
-    """A photo, with its derived copies' URLs and the active model's prediction."""
+def photo_json(photo: Photo, prediction: dict | None = None, suggestion: dict | None = None) -> dict:
+    """A photo, with its derived copies' URLs, the active model's prediction and the instant suggestion."""
     return {
         "id": photo.id,
         "sha256": photo.sha256,
@@ -28,12 +28,13 @@ def photo_json(photo: Photo, prediction: dict | None = None) -> dict:
         "created_at": iso(photo.created_at),
         "deleted": photo.deleted_at is not None,
         "prediction": prediction,
+        "suggestion": suggestion,
     }
 
 
 def photo_page_json(page: dict) -> dict:
     """A page of photos as listed by webapp.services.photo_queries.list_page."""
-    return {**page, "photos": [photo_json(photo, pred) for photo, pred in page["photos"]]}
+    return {**page, "photos": [photo_json(*row) for row in page["photos"]]}
 
 
 def ingest_json(result: IngestResult, photo: Photo | None = None) -> dict:

@@ -83,7 +83,7 @@ def _watch_parent(parent: int, sig: int) -> None:
 
 def on_worker_start(app: Flask) -> None:
     """In each forked worker process: fresh connections, recover dead runs, beat, warm up TensorFlow."""
-    from webapp.worker import jobs
+    from webapp.worker import jobs, suggesting
 
     with app.app_context():
         db.engine.dispose(close=False)
@@ -91,6 +91,7 @@ def on_worker_start(app: Flask) -> None:
         db.session.remove()
     start_heartbeat(app)
     threading.Thread(target=jobs.warm_up, daemon=True).start()
+    suggesting.start_watch(app)
 
 
 def start_heartbeat(app: Flask) -> None:

@@ -26,6 +26,7 @@ from webapp.worker.predicting import (
     process_new_photos,
 )
 from webapp.worker.progress import RunProgress
+from webapp.worker.suggesting import suggest_job
 
 log = logging.getLogger(__name__)
 
@@ -196,4 +197,5 @@ BODIES = {
     "predict_image": predict_image,
     "predict_run": predict_run,
     "export_tflite": tflite_job,
+    "suggest": suggest_job,
 }

@@ -9,6 +9,7 @@ from webapp import queue
 from webapp.db import db
 from webapp.db.models import Photo, Prediction, TrainingRun, active_run
 from webapp.logs import Once
+from webapp.queue import suggestions
 from webapp.worker.paths import image_loader, instance_path
 
 log = logging.getLogger(__name__)
@@ -105,6 +106,7 @@ def _one_round() -> tuple[int, bool]:
     _one_by_one_on_failure(_precompute, fresh)
     if fresh:
         queue_huey.put(NEW_PHOTOS_MARK, fresh[-1][0])
+        suggestions.enqueue()  # the new photos have features now: suggest labels for them
     run = active_run()
     if run is None or run.image_size != current_app.config["IMAGE_SIZE"]:
         db.session.rollback()
@@ -155,6 +157,10 @@ def _precompute(photos: list) -> None:
             loader,
             backbone_name=cfg["BACKBONE"],
         )
+        # The suggestion job reads these features without loading the backbone: tell it where they are.
+        from webapp.worker.suggesting import default_feature_key
+
+        suggestions.remember_features(queue.huey(), default_feature_key())
     except MLError as exc:  # e.g. no weights yet: Train will say so clearly (and this, once)
         if _SAID.first_time(str(exc)):
             log.warning("features of new photos not computed: %s", exc)

@@ -1,13 +1,13 @@
 """deleted classes, kept so a deleted class can be restored with its photos' labels
 
-Revision ID: 0005_i10b
+Revision ID: 0005_deleted_class
 Revises: 0004
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0005_i10b"
+revision = "0005_deleted_class"
 down_revision = "0004"
 branch_labels = None
 depends_on = None
