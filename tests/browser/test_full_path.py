@@ -142,16 +142,13 @@ def test_upload_label_train_gallery(browse):
             expect(link).to_have_text(str(matrix[i][j]))
     for chart in ("#chart-loss", "#chart-accuracy"):
         expect(page.locator(chart)).to_be_visible()
-    # The saved curves image: checked at the end, so that a missing image does not hide the rest of the path.
+    # One chart: the saved curves image is a download, not a second chart.
     assert run["curves_url"], "the run has no learning-curves image"
-    page.wait_for_function(
-        "() => { const i = document.getElementById('curves-image'); "
-        "return i.getAttribute('src') && i.complete; }"
-    )
-    curves = page.evaluate(
-        "() => { const i = document.getElementById('curves-image'); "
-        "return {src: i.src, width: i.naturalWidth, shown: !i.closest('[hidden]')}; }"
-    )
+    expect(page.locator("#curves-download-link")).to_be_visible()
+    expect(page.locator("#curves-download-link")).to_have_attribute("href", run["curves_url"])
+    expect(page.locator("#run-curves img")).to_have_count(0)
+    saved = page.request.get(run["curves_url"])
+    assert saved.ok and saved.body()[:8] == b"\x89PNG\r\n\x1a\n", "the saved curves image is not a PNG"
     expect(page.locator("#gallery-link")).to_be_visible()
     assert_accessible_names(page)
     browse.shot("run results")
@@ -289,4 +286,3 @@ def test_upload_label_train_gallery(browse):
         f"the confusion-matrix link shows {len(from_matrix)} photos, "
         f"the cell counts {len(expected)} test photos"
     )
-    assert curves["width"] > 0 and curves["shown"], f"the learning-curves image did not load: {curves}"

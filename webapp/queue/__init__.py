@@ -22,6 +22,7 @@ log = logging.getLogger(__name__)
 JOBS = {
     "train_run": 100,
     "predict_image": 90,
+    "check_weights": 60,
     "export_tflite": 50,
     "import_zip": 30,
     "predict_run": 20,

@@ -268,6 +268,13 @@ OPERATIONS = {
     },
     "api_runs.storage_use": {"ok": {200: ok("Storage")}},
     "api_runs.csrf_token": {"ok": {200: ok("CsrfToken")}},
+    "api_weights.weights": {"ok": {200: ok("Weights")}},
+    "api_weights.upload_weights": {
+        "ok": {202: ok("WeightsUpload", "Received; a worker loads it before it is kept")},
+        "errors": (409, 413),
+        "body": multipart("file", False, {"backbone": {"enum": ["vgg16", "mobilenet_v2"]}}),
+    },
+    "api_weights.upload_status": {"ok": {200: ok("WeightsUpload")}},
     "api_accounts.me": {"ok": {200: ok("User")}},
     "api_accounts.list_users": {"ok": {200: ok(many("User"))}},
     "api_accounts.add_user": {

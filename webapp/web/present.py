@@ -6,6 +6,7 @@ from webapp.db.models import Photo, Prediction, TrainingRun, iso
 from webapp.services.ingest import IngestResult
 from webapp.services.model_export import TFLITE_FILE, tflite_state
 from webapp.services.runs import active_run_id
+from webapp.services.weights import run_failure
 
 
 def photo_json(photo: Photo, prediction: dict | None = None) -> dict:
@@ -60,6 +61,7 @@ def run_json(run: TrainingRun, active_id: int | None = None) -> dict:
         "progress": _progress(run),
         "metrics": run.metrics,
         "error": run.error,
+        "failure": run_failure(run),
         "created_at": iso(run.created_at),
         "started_at": iso(run.started_at),
         "finished_at": iso(run.finished_at),
