@@ -139,6 +139,7 @@ def test_phone_upload_and_label(browse):
     # After picking photos on a phone, the progress shows without scrolling, and stays while the rows scroll.
     assert_on_screen(page, "#upload-summary")
     expect(page.locator("#upload-list .upload-row .bar")).to_have_count(13)
+    page.tap("#upload-details > summary")  # every file's row is folded under the summary
     page.locator("#upload-list .upload-row").last.scroll_into_view_if_needed()
     assert_on_screen(page, "#upload-summary")
     assert_no_horizontal_overflow(page, WIDTH)
