@@ -247,8 +247,13 @@ OPERATIONS = {
             per_page(50),
             query(
                 "split",
-                choice([*SPLIT_NAMES, "unlabeled"], "any"),
-                "Only photos of this split (or unlabeled)",
+                choice([*SPLIT_NAMES, "unlabeled", "unseen"], "any"),
+                "Only photos of this split (or unlabeled; unseen: test and unlabeled, never trained on)",
+            ),
+            query(
+                "below",
+                {"type": "number", "minimum": 0, "maximum": 1},
+                "Only guesses less sure than this confidence (1 keeps them all)",
             ),
             query("label", {"type": "string"}, "Only photos predicted as this class"),
             query("true_label", {"type": "string"}, "Only photos labeled with this class"),
