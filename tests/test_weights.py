@@ -132,6 +132,15 @@ def test_with_another_setting_an_upload_would_not_be_used(make_app):
     assert send(client, HDF5).status_code == 409
 
 
+def test_a_weights_file_setting_that_names_nothing_is_said(make_app, tmp_path):
+    from tests.accounts import make_admin, token_client
+
+    other = make_app(BACKBONE_WEIGHTS=str(tmp_path / "nowhere.h5"))
+    client = token_client(other, make_admin(other))
+    vgg = status(client)
+    assert vgg["state"] == "missing" and "does not exist" in vgg["message"]
+
+
 def received(app, path: Path) -> int:
     """Hand a file to the upload service as the view does (a large body is spooled to disk by Werkzeug)."""
     from werkzeug.datastructures import FileStorage

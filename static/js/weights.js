@@ -39,7 +39,7 @@ function render() {
   if (!upload) return;
   // Offered where it helps: before a first download, or after one failed.
   upload.hidden = status.setting !== 'imagenet' || !['download', 'failed'].includes(status.state);
-  $('weights-download-link').href = status.download_url;
+  $('weights-download-url').textContent = status.download_url;
   $('weights-file-name').textContent = status.file;
   $('weights-size').textContent = formatBytes(status.bytes);
   showUpload(status.upload && status.upload.status !== 'succeeded' ? status.upload : null);

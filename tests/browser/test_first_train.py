@@ -90,7 +90,7 @@ def test_first_train_without_the_weights(browse, tmp_path):
     expect(page.locator("#weights")).to_have_attribute("data-state", "failed")
     expect(page.locator("#weights-message")).to_contain_text("last download")
     expect(page.locator("#weights-error")).to_be_visible()
-    expect(page.locator("#weights-download-link")).to_have_attribute("href", re.compile(r"vgg16.*notop\.h5$"))
+    expect(page.locator("#weights-download-url")).to_have_text(re.compile(r"^https://\S+/vgg16\S+notop\.h5$"))
     browse.shot("train after the failed download")
 
     # A wrong file (a web page saved by mistake) is refused at once, and nothing is kept.
@@ -122,3 +122,14 @@ def test_first_train_without_the_weights(browse, tmp_path):
     assert browse.get(f"/api/v1/runs/{second}")["failure"] is None
     expect(page.locator("#pin-button")).to_be_hidden()  # the active run is not offered as the active model
     browse.shot("second run succeeded")
+
+    # ---- The Train page's disk figure agrees with the runs list (only the second run has files). ----
+    page = browse.goto("/train")
+    files = page.locator(f'#runs-rows .run-row[data-run-id="{second}"] td[data-label="Files"] .small')
+    size = files.text_content()
+    assert size.endswith("MB"), size
+    expect(page.locator("#storage-summary")).to_contain_text(f"models {size} ·")
+    browse.shot("train with two runs")
+    page.set_viewport_size(PHONE)
+    page.locator("#runs-table").scroll_into_view_if_needed()
+    browse.shot("train with two runs phone", full_page=False)

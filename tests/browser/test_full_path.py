@@ -147,7 +147,7 @@ def test_upload_label_train_gallery(browse):
     expect(page.locator("#curves-download-link")).to_be_visible()
     expect(page.locator("#curves-download-link")).to_have_attribute("href", run["curves_url"])
     expect(page.locator("#run-curves img")).to_have_count(0)
-    saved = page.request.get(run["curves_url"])
+    saved = page.request.get(browse.url + run["curves_url"])
     assert saved.ok and saved.body()[:8] == b"\x89PNG\r\n\x1a\n", "the saved curves image is not a PNG"
     expect(page.locator("#gallery-link")).to_be_visible()
     assert_accessible_names(page)

@@ -70,32 +70,26 @@ def weights_status(name: str) -> dict:
         return {**status, "state": "random", "message": f"{title}: random weights (a test setting)."}
     if kind == "file":
         spec = current_app.config["BACKBONE_WEIGHTS"]
-        return {
-            **status,
-            "state": "file",
-            "message": f"{title}: weights from {spec} (WEBAPP_BACKBONE_WEIGHTS).",
-        }
+        if not Path(str(spec).strip()).expanduser().exists():
+            message = f"{title}: the weights file {spec} (WEBAPP_BACKBONE_WEIGHTS) does not exist."
+            return {**status, "state": "missing", "message": message}
+        message = f"{title}: weights from {spec} (WEBAPP_BACKBONE_WEIGHTS)."
+        return {**status, "state": "file", "message": message}
+    state, message, failure = _imagenet_state(name, title)
+    return {**status, "state": state, "message": message, "last_error": failure}
+
+
+def _imagenet_state(name: str, title: str) -> tuple[str, str, str | None]:
+    """(state, sentence, last failure) with the "imagenet" setting: uploaded, cached, failed or download."""
     failure = _last_failure(name)
     if uploaded_path(name).is_file():
-        state, message = (
-            "uploaded",
-            f"{title}: the uploaded ImageNet weights file, kept in the instance folder.",
-        )
-    elif _keras_cached(name):
-        state, message = "cached", f"{title}: the ImageNet weights are on this machine (downloaded before)."
-    elif failure:
-        state, message = "failed", f"{title}: the last download of the ImageNet weights failed."
-    else:
-        state, message = (
-            "download",
-            f"{title}: the ImageNet weights (~{megabytes(name)}) are downloaded once, at the first Train.",
-        )
-    return {
-        **status,
-        "state": state,
-        "message": message,
-        "last_error": failure if state == "failed" else None,
-    }
+        return "uploaded", f"{title}: the uploaded ImageNet weights file, kept in the instance folder.", None
+    if _keras_cached(name):
+        return "cached", f"{title}: the ImageNet weights are on this machine (downloaded before).", None
+    if failure:
+        return "failed", f"{title}: the last download of the ImageNet weights failed.", failure
+    words = f"{title}: the ImageNet weights (~{megabytes(name)}) are downloaded once, at the first Train."
+    return "download", words, None
 
 
 def all_weights_status() -> list[dict]:

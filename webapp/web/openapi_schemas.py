@@ -265,7 +265,7 @@ WEIGHTS_STATUS = obj(
     {
         "backbone": {"enum": list(BACKBONES)},
         "setting": {"enum": ["imagenet", "none", "file"]},
-        "state": {"enum": ["uploaded", "cached", "download", "failed", "random", "file"]},
+        "state": {"enum": ["uploaded", "cached", "download", "failed", "random", "file", "missing"]},
         "message": STR,
         "bytes": COUNT,
         "file": STR,
