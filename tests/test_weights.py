@@ -85,6 +85,17 @@ def test_a_run_that_could_not_download_the_weights_offers_the_upload(app, client
     [
         ({"error": "Training failed during epoch 2: boom"}, "error", "train_again"),
         ({"error": "x", "progress": {"failure": "disk_full"}}, "disk_full", "free_disk"),
+        # An uploaded file that no longer loads: uploading a good one fixes it.
+        (
+            {"error": "Could not load", "weights": "imagenet", "progress": {"failure": "weights"}},
+            "weights",
+            "upload_weights",
+        ),
+        (
+            {"error": "Could not load", "weights": "/x.h5", "progress": {"failure": "weights"}},
+            "weights",
+            None,
+        ),
         ({"error": "The worker stopped unexpectedly; press Train to start again"}, "stopped", "train_again"),
     ],
 )

@@ -115,13 +115,12 @@ def run_failure(run: TrainingRun) -> dict | None:
             f"Training could not start: the {title} weights could not be downloaded (no internet here?)."
         )
         return {"kind": "weights", "summary": summary, "fix": "upload_weights"}
-    if kind == "weights":
-        summary = f"Training could not start: the {title} weights file could not be loaded."
-        return {
-            "kind": "weights",
-            "summary": summary,
-            "fix": "upload_weights" if run.weights == "imagenet" else None,
-        }
+    if kind == "weights" and run.weights == "imagenet":
+        summary = f"Training could not start: the uploaded {title} weights file could not be loaded."
+        return {"kind": "weights", "summary": summary, "fix": "upload_weights"}
+    if kind == "weights":  # WEBAPP_BACKBONE_WEIGHTS names a file: the fix is on the server, not in a page
+        summary = f"Training could not start: the {title} weights file set on the server could not be loaded."
+        return {"kind": "weights", "summary": summary, "fix": None}
     if kind == "disk_full":
         summary = (
             "Training stopped: the disk is full. Delete the model files of older runs, then train again."
