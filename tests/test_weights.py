@@ -126,6 +126,18 @@ def test_an_uploaded_file_is_queued_for_the_worker_to_check(app, client):
     assert status(client)["state"] == "download"  # not used before a worker loaded it
 
 
+def test_an_upload_no_worker_checked_reads_as_failed_with_words(app, client):
+    from datetime import UTC, datetime, timedelta
+
+    upload = send(client, HDF5 + b"\0" * 10).get_json()
+    with app.app_context():
+        row = db.session.get(WeightsUpload, upload["id"])
+        row.created_at = datetime.now(UTC) - timedelta(hours=1)
+        db.session.commit()
+    lost = client.get(upload["url"]).get_json()
+    assert lost["status"] == "failed" and "upload it again" in lost["error"]
+
+
 def test_only_admins_upload_and_only_for_known_backbones(app, client):
     from tests.accounts import make_admin, token_client
 

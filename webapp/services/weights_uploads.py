@@ -6,13 +6,14 @@ and whatever file was kept before stays.
 """
 
 import uuid
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy import select
 
 from webapp import queue
 from webapp.db import db
-from webapp.db.models import WeightsUpload, iso
+from webapp.db.models import WeightsUpload, iso, utcnow
 from webapp.params import BACKBONE_TITLES, BACKBONES, IMAGENET_BYTES, IMAGENET_FILES, UPLOADED_WEIGHTS_DIR
 from webapp.services import instance_path
 from webapp.services.errors import Conflict, InvalidInput, NotFound, TooLarge
@@ -22,6 +23,8 @@ JOB_NAME = "check_weights"
 HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
 MAX_FACTOR = 2  # a file more than twice the size of the real one cannot be it
 CHUNK = 1 << 20
+STALE = timedelta(minutes=10)  # loading a backbone takes seconds: an upload unchecked this long was lost
+STALE_WORDS = "No worker checked the file (is one running?); upload it again"
 
 
 def incoming_dir() -> Path:
@@ -81,6 +84,11 @@ def _not_weights(backbone: str) -> str:
     )
 
 
+def _created(row: WeightsUpload) -> datetime:
+    at = row.created_at
+    return at if at.tzinfo else at.replace(tzinfo=UTC)  # SQLite gives naive times back
+
+
 def get_upload(upload_id: int) -> WeightsUpload:
     """One upload, or NotFound."""
     row = db.session.get(WeightsUpload, upload_id)
@@ -96,14 +104,17 @@ def latest_upload(backbone: str) -> WeightsUpload | None:
 
 
 def upload_to_dict(row: WeightsUpload) -> dict:
-    """An upload as JSON-ready data."""
+    """An upload as JSON-ready data (one left unchecked for too long reads as failed, saying why)."""
+    status, error = row.status, row.error
+    if status in ("queued", "running") and _created(row) < utcnow() - STALE:
+        status, error = "failed", STALE_WORDS
     return {
         "id": row.id,
         "backbone": row.backbone,
         "filename": row.filename,
         "size_bytes": row.size_bytes,
-        "status": row.status,
-        "error": row.error,
+        "status": status,
+        "error": error,
         "created_at": iso(row.created_at),
         "finished_at": iso(row.finished_at),
     }
