@@ -670,6 +670,15 @@ def test_storage_figures_are_measured_once_then_kept(app, client):
     assert client.get("/api/v1/storage").get_json()["models_bytes"] == 1024
 
 
+def test_storage_is_measured_again_when_a_run_ends(app, client):
+    # Right after a run the Train page lists its files: the disk figure must not lag behind for a minute.
+    app.config["STORAGE_CACHE_SECONDS"] = 3600
+    assert client.get("/api/v1/storage").get_json()["models_bytes"] == 0
+    insert_run(app, "succeeded", files=fake_files())
+    size = sum(len(b) for b in fake_files().values())
+    assert client.get("/api/v1/storage").get_json()["models_bytes"] == size
+
+
 # ---------------------------------------------------------------- pages and downloads
 
 

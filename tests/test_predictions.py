@@ -183,6 +183,8 @@ def test_bad_sort_is_400(client, gallery, sort):
         ("val", ["beer_val_wrong"]),
         ("train", ["wings_train_right"]),
         ("unlabeled", ["unlabeled_beer", "unlabeled_wings"]),
+        # The gallery opens on what the model never trained on: test and unlabeled photos.
+        ("unseen", ["beer_test_right", "wings_test_wrong", "unlabeled_beer", "unlabeled_wings"]),
     ],
 )
 def test_filter_by_split(client, gallery, split, expected):
@@ -200,6 +202,17 @@ def test_bad_split_is_400(client, gallery):
     response = client.get(f"/api/v1/runs/{gallery['run']}/predictions", query_string={"split": "holdout"})
     assert response.status_code == 400
     assert "split" in response.get_json()["error"]
+
+
+def test_filter_below_a_confidence(client, gallery):
+    # The gallery's threshold is a filter: only guesses less sure than it.
+    body = listing(client, gallery["run"], below="0.7")
+    assert all(p["confidence"] < 0.7 for p in body["predictions"]) and body["total"] > 0
+    assert "unlabeled_wings" not in names(gallery, body)  # exactly 0.70: as sure as the threshold
+    assert listing(client, gallery["run"], below="1")["total"] == len(VISIBLE)
+    for bad in ("1.5", "-0.1", "most"):
+        response = client.get(f"/api/v1/runs/{gallery['run']}/predictions", query_string={"below": bad})
+        assert response.status_code == 400 and "below must be" in response.get_json()["error"]
 
 
 def test_filter_by_predicted_label(client, gallery):

@@ -105,3 +105,28 @@ def test_the_worker_job_records_a_failure_in_words(app):
         run = db.session.get(TrainingRun, run_id)
         assert run.tflite_state == "failed" and run.tflite_error
     assert not (models_dir(app) / str(run_id) / "model.tflite").exists()
+
+
+def test_a_ready_tflite_file_counts_in_the_run_size_as_on_the_disk_figure(app, client):
+    # Why Train said "models 128 MB" beside a run of 64 MB: the TFLite file was on the disk, not in the run.
+    from webapp.worker.exports import record_ready
+
+    run_id = insert_run(app, "succeeded", files=fake_files(), tflite_state="converting")
+    tflite = b"\x1c\x00\x00\x00TFL3" + b"x" * 5000
+    (models_dir(app) / str(run_id) / "model.tflite").write_bytes(tflite)
+    with app.app_context():
+        record_ready(run_id)
+    run = get_run(client, run_id)
+    assert run["tflite"]["state"] == "ready"
+    assert run["model_bytes"] == sum(len(b) for b in fake_files().values()) + len(tflite)
+    assert client.get("/api/v1/storage").get_json()["models_bytes"] == run["model_bytes"]
+
+
+def test_a_tflite_file_made_after_its_run_files_were_deleted_adds_no_files(app, client):
+    from webapp.worker.exports import record_ready
+
+    run_id = insert_run(app, "succeeded", tflite_state="converting")
+    with app.app_context():
+        record_ready(run_id)
+    run = get_run(client, run_id)
+    assert run["has_model_files"] is False and run["model_bytes"] == 0

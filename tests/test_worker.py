@@ -127,6 +127,9 @@ def test_bad_weights_path_fails_with_a_clear_error(tmp_path):
         done = wait_run(live, run["id"], timeout=120)
         assert done["status"] == "failed"
         assert "missing.h5" in done["error"]
+        # One plain sentence for the page; the fix is on the server, so no button offers one.
+        summary = "Training could not start: the VGG16 weights file set on the server could not be loaded."
+        assert done["failure"] == {"kind": "weights", "summary": summary, "fix": None}
         assert live.get("/healthz").status_code == 200
     finally:
         live.stop()

@@ -25,6 +25,19 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 BACKBONES = ("vgg16", "mobilenet_v2")
+BACKBONE_TITLES = {"vgg16": "VGG16", "mobilenet_v2": "MobileNetV2"}
+# The ImageNet weights files (no top) Keras downloads once per machine, under these names, of these sizes.
+IMAGENET_FILES = {
+    "vgg16": "vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5",
+    "mobilenet_v2": "mobilenet_v2_weights_tf_dim_ordering_tf_kernels_1.0_224_no_top.h5",
+}
+IMAGENET_BYTES = {"vgg16": 58_889_256, "mobilenet_v2": 9_406_464}
+IMAGENET_URLS = {
+    name: f"https://storage.googleapis.com/tensorflow/keras-applications/{name}/{file}"
+    for name, file in IMAGENET_FILES.items()
+}
+# An admin may upload that file (downloaded elsewhere) into instance/<UPLOADED_WEIGHTS_DIR>/ under its name.
+UPLOADED_WEIGHTS_DIR = "backbone/imagenet"
 DEFAULT_BACKBONE = "vgg16"
 OPTIMIZERS = ("rmsprop", "adam")
 # Layers of VGG16(include_top=False) that hold computation: 13 convolutions + 5 poolings (the input layer

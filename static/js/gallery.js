@@ -15,21 +15,29 @@ const ui = {
 const state = { classes: [], items: [], total: 0, page: 1, token: 0 };
 
 const threshold = () => Number(ui.threshold.value) / 100;
+const SHOW_ALL = 100;
+
+/** The default threshold for k classes: halfway between a blind guess (1/k) and certainty, as a percent
+ * rounded down to the slider's 5 % steps. With two classes every confidence is at least 50 %, so 50 % would
+ * hide nothing; (1/2 + 1) / 2 = 75 % keeps the guesses that are closer to a coin toss than to sure. */
+export function defaultThreshold(k) {
+  const n = Math.max(2, k);
+  return Math.floor(((1 / n + 1) / 2) * 20) * 5;
+}
 
 function query() {
   const split = ui.split.value;
+  const below = Number(ui.threshold.value) < SHOW_ALL ? threshold() : '';
   return {
     page: state.page, per_page: PER_PAGE, sort: ui.sort.value, label: ui.label.value, true_label: ui.trueLabel.value,
-    wrong: ui.wrong.checked ? 1 : '', split: split === 'unlabeled' ? '' : split, unlabeled: split === 'unlabeled' ? 1 : '',
+    wrong: ui.wrong.checked ? 1 : '', split: ['unlabeled', 'all'].includes(split) ? '' : split,
+    unlabeled: split === 'unlabeled' ? 1 : '', below,
   };
 }
 
 function predictionLine(item) {
-  const unsure = Number(item.confidence) < threshold();
-  const chip = unsure
-    ? el('span', { class: 'chip chip-outline unsure-chip', dataset: { label: item.label }, text: `unsure (${item.label}?)` })
-    : classChip(item.label, state.classes, 'pred-chip');
-  return el('div', { class: 'tile-line' }, chip, el('span', { class: 'confidence', text: percent(item.confidence) }));
+  return el('div', { class: 'tile-line' }, classChip(item.label, state.classes, 'pred-chip'),
+    el('span', { class: 'confidence', text: percent(item.confidence) }));
 }
 
 function verdictLine(item) {
@@ -91,15 +99,17 @@ async function setLabel(item, label) {
 
 function renderTiles() {
   replaceChildren(ui.grid, state.items.map(tile));
-  ui.count.textContent = `Showing ${state.items.length} of ${state.total}`;
+  const filtered = Number(ui.threshold.value) < SHOW_ALL;
+  ui.count.textContent = `Showing ${state.items.length} of ${state.total}`
+    + (filtered ? ` guesses less sure than ${ui.threshold.value}%` : '');
   ui.empty.hidden = state.items.length > 0;
   ui.more.hidden = state.items.length >= state.total;
 }
 
 function syncUrl() {
   const q = query();
-  setQueryString({ run: ui.run.value, split: ui.split.value, label: q.label, true_label: q.true_label, wrong: q.wrong,
-    sort: q.sort === 'confidence' ? '' : q.sort });
+  setQueryString({ run: ui.run.value, split: ui.split.value === 'unseen' ? '' : ui.split.value, label: q.label,
+    true_label: q.true_label, wrong: q.wrong, sort: q.sort === 'confidence' ? '' : q.sort, below: ui.threshold.value });
 }
 
 async function load(reset) {
@@ -125,11 +135,12 @@ async function load(reset) {
 }
 
 function runOption(run) {
-  const parts = [`Run #${run.id}`, { vgg16: 'VGG16', mobilenet_v2: 'MobileNetV2' }[run.backbone] || run.backbone];
-  if (run.metrics) parts.push(`${percent(run.metrics.accuracy, 1)} accuracy`);
+  // Short enough for a phone's menu; the date is in the title.
+  const parts = [`Run #${run.id}`];
   if (run.active) parts.push('★ active');
-  parts.push(formatDate(run.finished_at || run.created_at));
-  return el('option', { value: run.id, text: parts.join(' · ') });
+  if (run.metrics) parts.push(percent(run.metrics.accuracy, 1));
+  parts.push({ vgg16: 'VGG16', mobilenet_v2: 'MobileNetV2' }[run.backbone] || run.backbone);
+  return el('option', { value: run.id, text: parts.join(' · '), title: formatDate(run.finished_at || run.created_at) });
 }
 
 async function loadRuns(wanted) {
@@ -145,6 +156,7 @@ async function loadRuns(wanted) {
   ui.run.disabled = runs.length === 0;
   const pick = runs.find((r) => String(r.id) === String(wanted)) || runs.find((r) => r.active) || runs[0];
   if (pick) ui.run.value = String(pick.id);
+  setTryReady(runs.some((r) => r.active));
 }
 
 function ensureOption(select, value) {
@@ -157,27 +169,39 @@ function readQuery() {
   const params = new URLSearchParams(window.location.search);
   ensureOption(ui.label, params.get('label'));
   ensureOption(ui.trueLabel, params.get('true_label'));
-  const split = params.get('unlabeled') === '1' ? 'unlabeled' : params.get('split');
-  if (split && Array.from(ui.split.options).some((o) => o.value === split)) ui.split.value = split;
+  const split = params.get('unlabeled') === '1' ? 'unlabeled' : params.get('split') || 'unseen';
+  ui.split.value = Array.from(ui.split.options).some((o) => o.value === split) ? split : 'unseen';
   const sort = params.get('sort');
   if (sort && Array.from(ui.sort.options).some((o) => o.value === sort)) ui.sort.value = sort;
   ui.wrong.checked = params.get('wrong') === '1';
   return params.get('run') || page.runId || '';
 }
 
+function showThreshold() {
+  const value = Number(ui.threshold.value);
+  ui.thresholdValue.textContent = value >= SHOW_ALL ? 'any (all shown)' : `${value}%`;
+  ui.threshold.setAttribute('aria-valuetext', value >= SHOW_ALL ? 'all guesses shown' : `less sure than ${value} percent`);
+}
+
+/** The threshold filters the cards. A link that names photos (the confusion matrix: split, classes) shows
+ * them all; otherwise the default depends on the number of classes. */
 function setupThreshold() {
-  const saved = window.localStorage.getItem('gallery-threshold');
-  if (saved !== null && !Number.isNaN(Number(saved))) ui.threshold.value = saved;
-  const show = () => {
-    ui.thresholdValue.textContent = `${ui.threshold.value}%`;
-    ui.threshold.setAttribute('aria-valuetext', `${ui.threshold.value} percent`);
-  };
-  show();
-  ui.threshold.addEventListener('input', () => {
-    show();
-    window.localStorage.setItem('gallery-threshold', ui.threshold.value);
-    renderTiles();
-  });
+  const params = new URLSearchParams(window.location.search);
+  const named = ['split', 'label', 'true_label', 'wrong', 'unlabeled'].some((k) => params.get(k));
+  const asked = Number(params.get('below'));
+  ui.threshold.min = String(Math.floor(100 / Math.max(2, state.classes.length) / 5) * 5);
+  if (params.get('below') && asked >= 0 && asked <= 100) ui.threshold.value = String(asked);
+  else ui.threshold.value = String(named ? SHOW_ALL : defaultThreshold(state.classes.length));
+  showThreshold();
+  ui.threshold.addEventListener('input', showThreshold);
+  ui.threshold.addEventListener('change', () => load(true));
+  // Sorting by the surest guesses asks to see them: the filter opens up.
+  ui.sort.addEventListener('change', () => {
+    if (['wrong_confident', '-confidence'].includes(ui.sort.value)) {
+      ui.threshold.value = String(SHOW_ALL);
+      showThreshold();
+    }
+  }, { capture: true });
 }
 
 // ---------- Try a photo ----------
@@ -229,10 +253,23 @@ async function tryPhoto(file) {
   }
 }
 
+let tryReady = false;
+
+/** Try-a-photo asks the active model: without one it stays disabled and says why. */
+function setTryReady(ready) {
+  tryReady = ready;
+  $('try-photo').dataset.ready = String(ready);
+  $('try-dropzone').setAttribute('aria-disabled', String(!ready));
+  $('try-file-input').disabled = !ready;
+  $('try-hint').textContent = ready
+    ? 'Press Enter or tap to pick a photo. It is not stored.'
+    : 'No trained model yet: train one first, then try photos here.';
+}
+
 function setupTry() {
   const zone = $('try-dropzone');
   const input = $('try-file-input');
-  const open = () => input.click();
+  const open = () => { if (tryReady) input.click(); };
   zone.addEventListener('click', open);
   zone.addEventListener('keydown', (event) => {
     if (event.key === 'Enter' || event.key === ' ') {
@@ -249,7 +286,7 @@ function setupTry() {
     event.preventDefault();
     zone.classList.remove('is-dragover');
     const file = event.dataTransfer && event.dataTransfer.files[0];
-    if (file) tryPhoto(file);
+    if (file && tryReady) tryPhoto(file);
   });
   input.addEventListener('change', () => {
     const file = input.files[0];
@@ -260,13 +297,13 @@ function setupTry() {
 
 async function init() {
   const wanted = readQuery();
-  setupThreshold();
   setupTry();
   try {
     state.classes = await get('/api/v1/classes');
   } catch {
     state.classes = [];
   }
+  setupThreshold();
   await loadRuns(wanted);
   await load(true);
 }

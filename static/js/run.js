@@ -77,7 +77,8 @@ function renderHeader(run) {
   replaceChildren($('run-times'), times.join(' · '), run.active ? [' ', el('span', { class: 'badge badge-success', id: 'active-marker', text: '★ active model' })] : null);
   $('cancel-button').hidden = !ACTIVE.includes(run.status);
   const done = run.status === 'succeeded';
-  $('pin-button').hidden = !done;
+  // The active run is already the model that predicts: only a pinned one offers to unpin.
+  $('pin-button').hidden = !done || (run.active && !run.pinned);
   $('pin-button').setAttribute('aria-pressed', String(Boolean(run.pinned)));
   $('pin-button').textContent = run.pinned ? 'Pinned (unpin)' : 'Pin as active model';
   $('gallery-link').hidden = !done;
@@ -86,12 +87,20 @@ function renderHeader(run) {
   replaceChildren($('run-warnings'), warnings.map((w) => el('p', { text: `⚠ ${w}` })));
 }
 
+// A failed run: one plain sentence, the full error folded, and the action that fixes its cause.
 function renderFailure(run) {
   const failed = run.status === 'failed' || run.status === 'cancelled';
   $('run-failed').hidden = !failed;
   if (!failed) return;
+  const failure = run.failure || { summary: 'The run failed.', fix: 'train_again' };
   $('failed-heading').textContent = run.status === 'cancelled' ? 'The run was cancelled' : 'The run failed';
-  $('run-error').textContent = run.error || (run.status === 'cancelled' ? 'Cancelled before it finished.' : 'No error text was recorded.');
+  $('run-error-summary').textContent = failure.summary;
+  $('run-error').textContent = run.error || 'No error text was recorded.';
+  $('run-error-details').hidden = !run.error || run.status === 'cancelled';
+  $('fix-weights-link').hidden = failure.fix !== 'upload_weights';
+  const again = $('train-again-button');
+  again.hidden = !['train_again', 'free_disk'].includes(failure.fix);
+  again.classList.toggle('btn-primary', failure.fix === 'train_again');
 }
 
 function param(label, value) {
@@ -165,13 +174,8 @@ function renderResults(run) {
   $('run-duration').textContent = formatDuration(run.duration_seconds);
   renderPerClass(m);
   renderConfusion(m);
-  const image = $('curves-image');
-  if (run.curves_url && image.getAttribute('src') !== run.curves_url) {
-    $('curves-image-card').hidden = false;
-    image.src = run.curves_url;
-  } else if (!run.curves_url) {
-    $('curves-image-card').hidden = true;
-  }
+  $('curves-download').hidden = !run.curves_url;
+  if (run.curves_url) $('curves-download-link').href = run.curves_url;
 }
 
 const TFLITE_WORDS = {
@@ -214,7 +218,10 @@ function render(run) {
   document.title = `Run #${run.id} (${run.status}) · Photo Trainer`;
   renderHeader(run);
   renderProgress(run);
-  renderHistory((run.progress && run.progress.history) || []);
+  const history = (run.progress && run.progress.history) || [];
+  // A run that ended before its first epoch has no curves to wait for.
+  $('run-curves').hidden = !history.length && !ACTIVE.includes(run.status);
+  renderHistory(history);
   renderFailure(run);
   renderParams(run);
   renderResults(run);
@@ -278,10 +285,6 @@ async function trainAgain() {
   }
 }
 
-// A missing curves file must not leave a broken image behind.
-$('curves-image').addEventListener('error', () => {
-  $('curves-image-card').hidden = true;
-});
 $('cancel-button').addEventListener('click', cancelRun);
 $('tflite-button').addEventListener('click', makeTflite);
 $('pin-button').addEventListener('click', togglePin);

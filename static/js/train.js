@@ -4,6 +4,7 @@ import { ApiError, del, get, getPage, post, toast, toastError } from './api.js';
 import {
   confirmDialog, el, formatBytes, formatDate, formatDuration, isAdmin, paintClass, percent, replaceChildren,
 } from './dom.js';
+import { initWeights, renderWeights } from './weights.js';
 
 const $ = (id) => document.getElementById(id);
 const form = $('train-form');
@@ -116,6 +117,7 @@ async function loadDefaults() {
     if (edited) return;
     $('backbone').value = answer.backbone;
     showDefaults(answer.backbone);
+    renderWeights();
   } catch { /* the page's built-in VGG16 defaults stay */ }
 }
 
@@ -173,7 +175,7 @@ function statusCell(run) {
 }
 
 function filesCell(run) {
-  if (ACTIVE.includes(run.status)) return cell('Files', { class: 'muted', text: '–' });
+  if (run.status !== 'succeeded') return cell('Files', { class: 'muted', text: '–' }); // never had any
   if (!run.has_model_files) return cell('Files', { class: 'muted', text: 'deleted' });
   const size = run.model_bytes ? formatBytes(run.model_bytes) : 'kept';
   if (!isAdmin()) return cell('Files', { class: 'small', text: size });
@@ -260,6 +262,7 @@ async function loadStorage() {
 form.addEventListener('submit', startRun);
 form.addEventListener('input', () => { edited = true; });
 $('backbone').addEventListener('change', (event) => showDefaults(event.target.value));
+initWeights($('backbone'));
 loadDefaults();
 $('runs-newer').addEventListener('click', () => turnPage(-1));
 $('runs-older').addEventListener('click', () => turnPage(1));

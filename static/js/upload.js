@@ -17,6 +17,9 @@ const resultsCard = document.getElementById('upload-results');
 const list = document.getElementById('upload-list');
 const summary = document.getElementById('upload-summary');
 const nextStep = document.getElementById('upload-next');
+const details = document.getElementById('upload-details');
+const problems = document.getElementById('upload-problems');
+const rejectedList = document.getElementById('upload-rejected');
 
 const queue = [];
 const counts = { stored: 0, duplicate: 0, rejected: 0, error: 0 };
@@ -29,6 +32,24 @@ function photoLink(id) {
   return el('a', { href: `${page.labelUrl || '/label'}?photo=${id}`, text: `photo #${id}` });
 }
 
+/** A per-file note under the outcome (e.g. "near-duplicate of #N"), empty and hidden until one is set. */
+function noteField() {
+  return el('p', { class: 'upload-note small muted', hidden: true });
+}
+
+/** Set a row's note; an empty text hides it again. */
+export function setNote(row, text) {
+  const note = row.querySelector(':scope > .upload-note');
+  note.textContent = text || '';
+  note.hidden = !text;
+}
+
+function listRejected(name, reason) {
+  problems.hidden = false;
+  rejectedList.append(el('li', { dataset: { filename: name } },
+    el('span', { class: 'upload-name', text: name }), el('span', { text: `: ${reason}` })));
+}
+
 function createRow(file) {
   const fill = el('span');
   const bar = el('div', {
@@ -39,7 +60,8 @@ function createRow(file) {
     el('span', { class: 'upload-name', text: file.name, title: file.name }),
     el('span', { class: 'upload-size', text: formatBytes(file.size) }),
     bar,
-    el('p', { class: 'upload-outcome', text: 'Waiting…' }));
+    el('p', { class: 'upload-outcome', text: 'Waiting…' }),
+    noteField());
   list.append(row);
   return row;
 }
@@ -81,6 +103,7 @@ async function showResult(row, result, label) {
       ' (not stored again)');
   } else {
     setOutcome(row, 'rejected', `Rejected: ${result.error || 'not a supported image'}`);
+    listRejected(result.filename || row.dataset.filename, result.error || 'not a supported image');
   }
 }
 
@@ -88,7 +111,8 @@ function childRow(result) {
   const row = el('li', { class: 'upload-row', dataset: { status: 'queued', filename: result.filename || '' } },
     el('span', { class: 'upload-name', text: result.filename || '(entry)', title: result.filename || '' }),
     el('span', { class: 'upload-size', text: '' }),
-    el('p', { class: 'upload-outcome' }));
+    el('p', { class: 'upload-outcome' }),
+    noteField());
   return row;
 }
 
@@ -175,6 +199,7 @@ function failRow(row, file, err) {
   if (err.status >= 400 && err.status < 500) {
     counts.rejected += 1;
     setOutcome(row, 'rejected', `Rejected: ${err.message}`);
+    listRejected(file.name, err.message);
     return;
   }
   counts.error += 1;
@@ -186,6 +211,7 @@ function failRow(row, file, err) {
     enqueue(file, row);
   });
   setOutcome(row, 'error', `Upload failed: ${err.message} `, retry);
+  details.open = true; // its Retry button is in the row
 }
 
 function updateSummary() {
@@ -196,7 +222,28 @@ function updateSummary() {
   if (counts.error) parts.push(`${counts.error} failed`);
   if (importing) parts.push(`${importing} zip${importing === 1 ? '' : 's'} importing in the background`);
   summary.textContent = parts.join(' · ');
-  nextStep.hidden = !(finished === total && !importing && counts.stored > 0);
+  countRows();
+  const done = finished === total && !importing;
+  if (!done || counts.stored === 0) nextStep.hidden = true;
+  else showNextStep();
+}
+
+/** Label when photos wait for a label, Train when everything is labeled (e.g. uploaded as "beer"). */
+async function showNextStep() {
+  let unlabeled = 1;
+  try {
+    unlabeled = (await get('/api/v1/dataset')).unlabeled || 0;
+  } catch { /* offer labeling, the step that is never wrong */ }
+  if (finished !== total || importing) return; // more files came meanwhile
+  const label = document.getElementById('go-label');
+  const train = document.getElementById('go-train');
+  label.hidden = unlabeled === 0;
+  train.hidden = unlabeled > 0;
+  const stored = `${counts.stored} photo${counts.stored === 1 ? '' : 's'} stored`;
+  document.getElementById('upload-next-text').textContent = unlabeled
+    ? `${stored}. Next: label them (${unlabeled} photo${unlabeled === 1 ? '' : 's'} without a label).`
+    : `${stored}, and every photo has a label. Next: train a model.`;
+  nextStep.hidden = false;
 }
 
 function pump() {
@@ -238,6 +285,13 @@ function clearFinished() {
   for (const row of list.querySelectorAll(':scope > .upload-row')) {
     if (!['queued', 'uploading', 'importing', 'error'].includes(row.dataset.status)) row.remove();
   }
+  replaceChildren(rejectedList);
+  problems.hidden = true;
+  countRows();
+}
+
+function countRows() {
+  document.getElementById('upload-file-count').textContent = String(list.querySelectorAll(':scope > .upload-row').length);
 }
 
 function bindDropzone() {

@@ -142,16 +142,13 @@ def test_upload_label_train_gallery(browse):
             expect(link).to_have_text(str(matrix[i][j]))
     for chart in ("#chart-loss", "#chart-accuracy"):
         expect(page.locator(chart)).to_be_visible()
-    # The saved curves image: checked at the end, so that a missing image does not hide the rest of the path.
+    # One chart: the saved curves image is a download, not a second chart.
     assert run["curves_url"], "the run has no learning-curves image"
-    page.wait_for_function(
-        "() => { const i = document.getElementById('curves-image'); "
-        "return i.getAttribute('src') && i.complete; }"
-    )
-    curves = page.evaluate(
-        "() => { const i = document.getElementById('curves-image'); "
-        "return {src: i.src, width: i.naturalWidth, shown: !i.closest('[hidden]')}; }"
-    )
+    expect(page.locator("#curves-download-link")).to_be_visible()
+    expect(page.locator("#curves-download-link")).to_have_attribute("href", run["curves_url"])
+    expect(page.locator("#run-curves img")).to_have_count(0)
+    saved = page.request.get(browse.url + run["curves_url"])
+    assert saved.ok and saved.body()[:8] == b"\x89PNG\r\n\x1a\n", "the saved curves image is not a PNG"
     expect(page.locator("#gallery-link")).to_be_visible()
     assert_accessible_names(page)
     browse.shot("run results")
@@ -168,14 +165,14 @@ def test_upload_label_train_gallery(browse):
     browse.shot("gallery from confusion matrix")
 
     # ---- Gallery: every photo has a prediction; filters agree with the API. ----
-    browse.goto(f"/gallery?run={run_id}")
+    browse.goto(f"/gallery?run={run_id}&split=all&below=100")  # it opens on test + unlabeled, less sure
     everything = {p["id"] for p in stored.values()}
     expect_tiles(page, everything)
     expect(page.locator("#run-select")).to_have_value(str(run_id))
     tiles = page.locator("#gallery-grid .gallery-tile")
     for i in range(tiles.count()):
         tile = tiles.nth(i)
-        expect(tile.locator(".pred-chip, .unsure-chip")).to_have_count(1)
+        expect(tile.locator(".pred-chip")).to_have_count(1)
         assert tile.get_attribute("data-predicted") in CLASSES
     assert_accessible_names(page)
     browse.shot("gallery")
@@ -208,7 +205,7 @@ def test_upload_label_train_gallery(browse):
         for badge in page.locator("#gallery-grid .gallery-tile .badge").all_text_contents():
             assert badge == split
     browse.shot("gallery train split")
-    page.select_option("#filter-split", "")
+    page.select_option("#filter-split", "all")
 
     page.select_option("#filter-true-label", "wings")
     wings = api_ids(browse, run_id, "true_label=wings")
@@ -221,12 +218,15 @@ def test_upload_label_train_gallery(browse):
     page.select_option("#filter-true-label", "")
     expect_tiles(page, everything)
 
-    # The "unsure" threshold: at 100 % every guess is unsure, at 0 % none is.
+    # The threshold filters: only guesses less sure than it; at 100 % every guess shows.
+    page.fill("#threshold", "80")
+    unsure = api_ids(browse, run_id, "below=0.8")
+    shown = re.compile(rf"^Showing {len(unsure)} of {len(unsure)} guesses less sure than 80%$")
+    expect(page.locator("#gallery-count")).to_have_text(shown)
+    assert tile_ids(page) == unsure
     page.fill("#threshold", "100")
-    expect(page.locator("#gallery-grid .unsure-chip")).to_have_count(len(everything))
-    expect(page.locator("#threshold-value")).to_have_text("100%")
-    page.fill("#threshold", "0")
-    expect(page.locator("#gallery-grid .unsure-chip")).to_have_count(0)
+    expect(page.locator("#threshold-value")).to_have_text("any (all shown)")
+    expect_tiles(page, everything)
 
     # ---- Accepting a guess on an unlabeled photo labels it: by click, then by Enter on the focused tile ----
     page.select_option("#filter-split", "unlabeled")
@@ -289,4 +289,3 @@ def test_upload_label_train_gallery(browse):
         f"the confusion-matrix link shows {len(from_matrix)} photos, "
         f"the cell counts {len(expected)} test photos"
     )
-    assert curves["width"] > 0 and curves["shown"], f"the learning-curves image did not load: {curves}"

@@ -40,7 +40,11 @@ def test_upload_by_file_chooser_and_drop(browse):
     expect(rejected).to_have_attribute("data-status", "rejected")
     # The reason is in plain words, not just "rejected".
     expect(rejected.locator(".upload-outcome")).to_have_text(re.compile(r"^Rejected: \w+.{8,}"))
-    expect(rejected).to_be_visible()
+    # Rejected files are listed on top, with their reasons; every file's row is folded below.
+    expect(page.locator("#upload-rejected > li")).to_have_count(1)
+    listed = page.locator('#upload-rejected > li[data-filename="notes.jpg"]')
+    expect(listed).to_have_text(re.compile(r"^notes.jpg: \w+.{8,}"))
+    expect(rejected).to_be_hidden()
     expect(page.locator("#upload-summary")).to_have_text("11 of 11 done · 10 stored · 1 rejected")
 
     stored = {p["filename"]: p for p in browse.photos()}

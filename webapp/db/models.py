@@ -210,6 +210,21 @@ class ImportJob(db.Model):
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
+class WeightsUpload(db.Model):
+    """A backbone weights file an admin uploaded: kept once a worker loaded it (webapp.worker.weights)."""
+
+    __tablename__ = "weights_upload"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    backbone: Mapped[str] = mapped_column(String(32))
+    filename: Mapped[str] = mapped_column(String(255))
+    path: Mapped[str] = mapped_column(String(64))  # the received file's name in instance/backbone/incoming
+    size_bytes: Mapped[int] = mapped_column(Integer, default=0)
+    status: Mapped[str] = mapped_column(String(12), default="queued", index=True)
+    error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
 ROLES = ("admin", "labeler")
 
 

@@ -27,14 +27,11 @@ from webapp.ml.weights import (
     weights_file,
 )
 from webapp.ml.weights import spec_kind as spec_kind
-from webapp.params import BACKBONES, DEFAULT_BACKBONE
+from webapp.params import BACKBONES, DEFAULT_BACKBONE, IMAGENET_URLS, UPLOADED_WEIGHTS_DIR
 
 NOTOP_FILE = KERAS_FILES["vgg16"]
-URLS = {
-    "vgg16": "https://storage.googleapis.com/tensorflow/keras-applications/vgg16/",
-    "mobilenet_v2": "https://storage.googleapis.com/tensorflow/keras-applications/mobilenet_v2/",
-}
-NOTOP_URL = URLS["vgg16"] + NOTOP_FILE
+URLS = {name: url.rsplit("/", 1)[0] + "/" for name, url in IMAGENET_URLS.items()}
+NOTOP_URL = IMAGENET_URLS["vgg16"]
 CONSTRUCTORS = {"vgg16": "VGG16", "mobilenet_v2": "MobileNetV2"}
 # Convolution weights do not depend on the input size, so one random file serves every image size.
 NONE_SEEDS = {"vgg16": 16, "mobilenet_v2": 2}
@@ -50,7 +47,8 @@ def weights_identity(weights_spec: str, backbone_dir: str | os.PathLike, name: s
     """Short stable id of the weights: "imagenet", "file-<sha256[:12]>" or "none-<sha256[:12]>"."""
     kind = spec_kind(weights_spec)
     if kind == "imagenet":
-        return "imagenet"
+        uploaded = uploaded_weights_path(backbone_dir, name)
+        return file_identity(uploaded) if uploaded.is_file() else "imagenet"
     if kind == "none":
         return f"none-{sha256_prefix(none_weights_path(backbone_dir, name))}"
     return file_identity(weights_file(weights_spec, name))
@@ -73,9 +71,15 @@ def build_backbone(
     _check_size(image_size)
     kind = spec_kind(weights_spec)
     shape = (image_size, image_size, 3)
-    if kind == "imagenet":
+    uploaded = uploaded_weights_path(backbone_dir, name)
+    if kind == "imagenet" and not uploaded.is_file():
         return _imagenet(name, shape)
-    path = none_weights_path(backbone_dir, name) if kind == "none" else weights_file(weights_spec, name)
+    if kind == "imagenet":
+        path = uploaded  # an admin uploaded the file Keras would download
+    elif kind == "none":
+        path = none_weights_path(backbone_dir, name)
+    else:
+        path = weights_file(weights_spec, name)
     model = _blank(name, shape)
     load_weights_file(model, path, name)
     return model
@@ -98,8 +102,13 @@ def _imagenet(name: str, shape: tuple[int, int, int]) -> keras.Model:
             f"Could not get the ImageNet weights for {TITLES[name]} ({type(exc).__name__}: {exc}). On a "
             f"machine with internet access, download {URLS[name]}{KERAS_FILES[name]} and either set "
             f"WEBAPP_BACKBONE_WEIGHTS to that file (or to a folder holding it) or copy it into "
-            f"{Path('~/.keras/models').expanduser()}/ ."
+            f"{Path('~/.keras/models').expanduser()}/ , or upload it on the Train page."
         ) from exc
+
+
+def uploaded_weights_path(backbone_dir: str | os.PathLike, name: str) -> Path:
+    """Where an admin's uploaded ImageNet weights file lives; used before Keras' download when it exists."""
+    return Path(backbone_dir) / Path(UPLOADED_WEIGHTS_DIR).name / KERAS_FILES[name]
 
 
 def none_weights_path(backbone_dir: str | os.PathLike, name: str = DEFAULT_BACKBONE) -> Path:

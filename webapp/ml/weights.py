@@ -16,12 +16,10 @@ import warnings
 from pathlib import Path
 
 from webapp.ml.errors import WeightsUnavailable
+from webapp.params import BACKBONE_TITLES, IMAGENET_FILES
 
-KERAS_FILES = {
-    "vgg16": "vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5",
-    "mobilenet_v2": "mobilenet_v2_weights_tf_dim_ordering_tf_kernels_1.0_224_no_top.h5",
-}
-TITLES = {"vgg16": "VGG16", "mobilenet_v2": "MobileNetV2"}
+KERAS_FILES = IMAGENET_FILES
+TITLES = BACKBONE_TITLES
 _HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
 _hash_cache: dict[tuple[str, int, int], str] = {}
 

@@ -23,6 +23,7 @@ JOBS = {
     "train_run": 100,
     "predict_image": 90,
     "suggest": 80,  # a second's work that follows each label; below Train, which it never holds up
+    "check_weights": 60,
     "export_tflite": 50,
     "import_zip": 30,
     "predict_run": 20,

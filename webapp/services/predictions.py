@@ -5,7 +5,7 @@ import threading
 
 from flask import current_app
 from huey.exceptions import HueyException, TaskException
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, and_, func, or_, select
 
 from webapp import queue
 from webapp.db import db
@@ -37,10 +37,15 @@ def _filtered(run: TrainingRun, args) -> Select:
     split = args.get("split")
     if split == "unlabeled" or args.get("unlabeled") in ("1", "true"):
         query = query.where(Photo.label_id.is_(None))
+    elif split == "unseen":  # what the model never trained on: the test photos and the unlabeled ones
+        tested = and_(Photo.split == "test", Photo.label_id.is_not(None))
+        query = query.where(or_(Photo.label_id.is_(None), tested))
     elif split:
         if split not in SPLITS:
-            raise InvalidInput("split must be one of train, val, test, unlabeled")
+            raise InvalidInput("split must be one of train, val, test, unlabeled, unseen")
         query = query.where(Photo.split == split, Photo.label_id.is_not(None))
+    if args.get("below"):
+        query = query.where(Prediction.confidence < _confidence(args["below"]))
     if args.get("label"):
         query = query.where(Prediction.label == args["label"])
     if args.get("true_label"):
@@ -48,6 +53,17 @@ def _filtered(run: TrainingRun, args) -> Select:
     if args.get("wrong") in ("1", "true"):
         query = query.where(Photo.label_id.is_not(None), LabelClass.name != Prediction.label)
     return query
+
+
+def _confidence(text: str) -> float:
+    """The `below` filter: a confidence between 0 and 1 (1 keeps every guess)."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 <= value <= 1:
+        raise InvalidInput("below must be a confidence between 0 and 1 (e.g. 0.75)")
+    return value + 1e-9 if value == 1 else value
 
 
 def _sorted(query: Select, sort: str) -> Select:

@@ -5,7 +5,7 @@ import time
 from pathlib import Path
 
 from flask import current_app
-from sqlalchemy import func, select
+from sqlalchemy import case, func, select
 from sqlalchemy.orm import selectinload
 
 from webapp.db import db
@@ -23,7 +23,7 @@ DEFAULT_PARAMS = {name: getattr(TrainParams(), name) for name in USER_PARAMS}  #
 MIN_PER_CLASS = 3
 RUNS_PER_PAGE = 50
 # Walking the photo store is slow (every file is stat'ed): one figure per instance folder, kept a while.
-_storage_cache: dict[Path, tuple[float, dict[str, int]]] = {}
+_storage_cache: dict[Path, tuple[float, dict[str, int], tuple]] = {}
 _storage_lock = threading.Lock()
 
 
@@ -234,14 +234,23 @@ def list_runs(page: int = 1, per_page: int = RUNS_PER_PAGE) -> tuple[list[Traini
 
 
 def storage_use() -> dict[str, int]:
-    """Disk use of photos, cached features and model files, measured at most every STORAGE_CACHE_SECONDS."""
+    """Disk use of photos, cached features and model files, measured at most every STORAGE_CACHE_SECONDS,
+    and again as soon as a run ended or a TFLite file was made (the figure then agrees with the runs list)."""
     root, max_age = instance_path(), current_app.config.get("STORAGE_CACHE_SECONDS", 60)
+    runs = _runs_fingerprint()
     with _storage_lock:  # one walk at a time: concurrent pollers wait for it and share its figures
         cached = _storage_cache.get(root)
-        if cached is None or time.monotonic() - cached[0] >= max_age:
+        if cached is None or time.monotonic() - cached[0] >= max_age or cached[2] != runs:
             figures = {f"{name}_bytes": disk_use(root / name) for name in ("photos", "features", "models")}
-            cached = _storage_cache[root] = (time.monotonic(), figures)
+            cached = _storage_cache[root] = (time.monotonic(), figures, runs)
     return {**cached[1], "measured_seconds_ago": round(time.monotonic() - cached[0], 1)}
+
+
+def _runs_fingerprint() -> tuple:
+    ready = func.sum(case((TrainingRun.tflite_state == "ready", 1), else_=0))
+    query = select(func.count(TrainingRun.id), func.max(TrainingRun.finished_at), ready)
+    row = db.session.execute(query).one()
+    return tuple(str(v) for v in row)
 
 
 def forget_storage_use() -> None:

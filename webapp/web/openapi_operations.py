@@ -253,8 +253,13 @@ OPERATIONS = {
             per_page(50),
             query(
                 "split",
-                choice([*SPLIT_NAMES, "unlabeled"], "any"),
-                "Only photos of this split (or unlabeled)",
+                choice([*SPLIT_NAMES, "unlabeled", "unseen"], "any"),
+                "Only photos of this split (or unlabeled; unseen: test and unlabeled, never trained on)",
+            ),
+            query(
+                "below",
+                {"type": "number", "minimum": 0, "maximum": 1},
+                "Only guesses less sure than this confidence (1 keeps them all)",
             ),
             query("label", {"type": "string"}, "Only photos predicted as this class"),
             query("true_label", {"type": "string"}, "Only photos labeled with this class"),
@@ -289,6 +294,13 @@ OPERATIONS = {
             limits={"items": {"minItems": 1, "items": ref("AcceptedItem")}},
         ),
     },
+    "api_weights.weights": {"ok": {200: ok("Weights")}},
+    "api_weights.upload_weights": {
+        "ok": {202: ok("WeightsUpload", "Received; a worker loads it before it is kept")},
+        "errors": (409, 413),
+        "body": multipart("file", False, {"backbone": {"enum": ["vgg16", "mobilenet_v2"]}}),
+    },
+    "api_weights.upload_status": {"ok": {200: ok("WeightsUpload")}},
     "api_accounts.me": {"ok": {200: ok("User")}},
     "api_accounts.list_users": {"ok": {200: ok(many("User"))}},
     "api_accounts.add_user": {

@@ -164,6 +164,15 @@ RUN = obj(
             },
         },
         "error": text_or_null(),
+        "failure": {
+            "type": ["object", "null"],
+            "description": "A failed or cancelled run's cause in one sentence and the fix that fits",
+            "properties": {
+                "kind": {"enum": ["cancelled", "weights", "disk_full", "stopped", "error"]},
+                "summary": STR,
+                "fix": {"enum": ["upload_weights", "free_disk", "train_again", None]},
+            },
+        },
         "created_at": TIME,
         "started_at": TIME,
         "finished_at": TIME,
@@ -242,6 +251,33 @@ PAIRING = obj(
 STORAGE = obj(
     {"photos_bytes": COUNT, "features_bytes": COUNT, "models_bytes": COUNT, "measured_seconds_ago": NUM}
 )
+WEIGHTS_UPLOAD = obj(
+    {
+        "id": INT,
+        "backbone": {"enum": list(BACKBONES)},
+        "filename": STR,
+        "size_bytes": COUNT,
+        "status": {"enum": ["queued", "running", "succeeded", "failed"]},
+        "error": text_or_null(),
+        "created_at": TIME,
+        "finished_at": TIME,
+        "url": URL,
+    }
+)
+WEIGHTS_STATUS = obj(
+    {
+        "backbone": {"enum": list(BACKBONES)},
+        "setting": {"enum": ["imagenet", "none", "file"]},
+        "state": {"enum": ["uploaded", "cached", "download", "failed", "random", "file", "missing"]},
+        "message": STR,
+        "bytes": COUNT,
+        "file": STR,
+        "download_url": {"type": "string", "format": "uri"},
+        "last_error": text_or_null(),
+        "upload": {"oneOf": [ref("WeightsUpload"), {"type": "null"}]},
+    }
+)
+WEIGHTS = obj({"setting": {"enum": ["imagenet", "none", "file"]}, "backbones": array(WEIGHTS_STATUS)})
 
 SUGGESTION = obj(
     {"label": STR, "confidence": NUM},
@@ -296,6 +332,8 @@ SCHEMAS = {
     "NewToken": NEW_TOKEN,
     "Pairing": PAIRING,
     "Storage": STORAGE,
+    "Weights": WEIGHTS,
+    "WeightsUpload": WEIGHTS_UPLOAD,
     "ClassDeleted": obj(
         {
             "deleted": INT,

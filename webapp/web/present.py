@@ -11,6 +11,7 @@ from webapp.services.model_export import (
     tflite_state,
 )
 from webapp.services.runs import active_run_id
+from webapp.services.weights import run_failure
 
 
 def photo_json(photo: Photo, prediction: dict | None = None, suggestion: dict | None = None) -> dict:
@@ -66,6 +67,7 @@ def run_json(run: TrainingRun, active_id: int | None = None) -> dict:
         "progress": _progress(run),
         "metrics": run.metrics,
         "error": run.error,
+        "failure": run_failure(run),
         "created_at": iso(run.created_at),
         "started_at": iso(run.started_at),
         "finished_at": iso(run.finished_at),

@@ -27,6 +27,7 @@ from webapp.worker.predicting import (
 )
 from webapp.worker.progress import RunProgress
 from webapp.worker.suggesting import suggest_job
+from webapp.worker.weights import check_weights, note_download
 
 log = logging.getLogger(__name__)
 
@@ -87,21 +88,26 @@ def _attempt(run: TrainingRun, progress: RunProgress) -> tuple[str, str | None]:
     """(status, error) of a run that ended normally: trained, cancelled or failed in plain words."""
     from webapp.ml.errors import TrainingCancelled, WeightsUnavailable
 
-    run_id = run.id
+    run_id, params, weights = run.id, dict(run.params or {}), run.weights
     try:
         _train(run, progress)
+        note_download(params, weights, None)
         return "succeeded", _store_predictions(run_id, progress)
     except TrainingCancelled:
         if stopping.requested():  # SIGTERM: the app or its container is stopping
             return "failed", f"The worker was stopped during {progress.where()}; press Train to start again"
         return "cancelled", f"Cancelled by the user during {progress.where()}"
     except WeightsUnavailable as exc:
+        progress.failed_because("weights")  # the run page offers to upload the weights file
+        note_download(params, weights, str(exc))
         return "failed", str(exc)
     except RunClosed as exc:
         log.warning("training run %s stopped: %s", run_id, exc)
         return "failed", str(exc)
     except Exception as exc:
         log.exception("training run %s failed", run_id)
+        if _disk_full(exc):
+            progress.failed_because("disk_full")
         return "failed", failure_words(exc, progress.where())
 
 
@@ -198,4 +204,5 @@ BODIES = {
     "predict_run": predict_run,
     "export_tflite": tflite_job,
     "suggest": suggest_job,
+    "check_weights": check_weights,
 }

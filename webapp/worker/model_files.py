@@ -45,6 +45,12 @@ def _prune(run_id: int) -> bool:
     return cleared
 
 
+def folder_bytes(run_id: int) -> int:
+    """Bytes of the files in a run's model folder as it is now (model, curves, labels, TFLite...)."""
+    folder = instance_path() / "models" / str(run_id)
+    return sum(f.stat().st_size for f in folder.iterdir() if f.is_file()) if folder.is_dir() else 0
+
+
 def export_tflite(run_id: int) -> str:
     """Convert a run's model to TFLite beside its .keras file: float32 weights, then 8-bit weights (about 4x
     smaller, for phones); the float file is written last because its presence means "ready"."""

@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from webapp.db import db
 from webapp.db.models import TrainingRun, utcnow
-from webapp.queue.runstate import update_running, where_stopped
+from webapp.queue.runstate import RunClosed, update_running, where_stopped
 from webapp.worker import stopping
 
 WRITE_EVERY = 0.5  # seconds between progress writes; the page polls about once a second
@@ -66,6 +66,14 @@ class RunProgress:
         entry = {"epoch": epoch, **{k: round(float(v), 5) for k, v in logs.items()}}
         self.state["history"] = [*self.state["history"], entry]
         self._write(force=True)
+
+    def failed_because(self, kind: str) -> None:
+        """Note why the run fails ("weights", "disk_full"): the run page offers the fix for that cause."""
+        self.state["failure"] = kind
+        try:
+            self._write(force=True)
+        except RunClosed:  # closed elsewhere meanwhile: that verdict stands, the note does not matter
+            db.session.rollback()
 
     def keep_alive(self) -> bool:
         """Refresh the heartbeat during long steps without batches (predicting); never asks to cancel."""
