@@ -77,6 +77,7 @@ PHOTO = obj(
         "created_at": TIME,
         "deleted": BOOL,
         "prediction": nullable(ref("Guess")),
+        "group": {"type": ["integer", "null"], "description": "near-duplicate group: its first photo's id"},
     }
 )
 PHOTO_PAGE = obj({"photos": array(ref("Photo")), "total": COUNT, "page": INT, "per_page": INT})
@@ -96,6 +97,8 @@ UPLOAD_RESULT = obj(
         "error": text_or_null(),
         "duplicate_of": {"type": ["integer", "null"]},
         "retryable": BOOL,
+        "near_duplicate_of": {"type": ["integer", "null"], "description": "its near-duplicate"},
+        "note": text_or_null(description='e.g. "near-duplicate of #12"'),
     }
 )
 IMPORT_RESULT = obj(
@@ -106,6 +109,8 @@ IMPORT_RESULT = obj(
         "error": text_or_null(),
         "duplicate_of": {"type": ["integer", "null"]},
         "retryable": BOOL,
+        "near_duplicate_of": {"type": ["integer", "null"], "description": "its near-duplicate"},
+        "note": text_or_null(description='e.g. "near-duplicate of #12"'),
     }
 )
 IMPORT = obj(
