@@ -121,9 +121,13 @@ def matches(queries: list[str], hashes: np.ndarray, tones: np.ndarray, greys: np
     return close & (correlation >= MIN_GREY_CORRELATION)
 
 
-def near_duplicates(a: Image.Image, b: Image.Image) -> bool:
-    """Whether two pictures are near-duplicates (either way round: the best of both comparisons)."""
-    qa, qb = query_prints(a), query_prints(b)
+def prints_match(qa: list[str] | None, qb: list[str] | None) -> bool:
+    """Whether two pictures' query_prints are near-duplicates (the best of both ways round)."""
     if qa is None or qb is None:
         return False
     return bool(matches(qa, *split_fingerprints([qb[0]]))[0] or matches(qb, *split_fingerprints([qa[0]]))[0])
+
+
+def near_duplicates(a: Image.Image, b: Image.Image) -> bool:
+    """Whether two pictures are near-duplicates."""
+    return prints_match(query_prints(a), query_prints(b))
