@@ -261,17 +261,17 @@ def class_photo(cls_index: int, i: int, size=(640, 480)) -> bytes:
     w, h = size
     rng = np.random.default_rng([cls_index, i])
     yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
-    light = 1 + (xx / w - 0.5) * rng.uniform(-0.8, 0.8) + (yy / h - 0.5) * rng.uniform(-0.8, 0.8)
+    light = 1 + (xx / w - 0.5) * rng.uniform(-0.4, 0.4) + (yy / h - 0.5) * rng.uniform(-0.4, 0.4)
     base = np.array([min(255, c + (i * 7) % 30) for c in tone], np.float32)
     im = Image.fromarray(np.clip(light[..., None] * base, 0, 255).astype(np.uint8))
     d = ImageDraw.Draw(im)
     for _ in range(rng.integers(7, 11)):  # lighter and darker things of the class's tone, placed by i
         x, y = rng.uniform(-0.1, 0.9, size=2) * (w, h)
         pw, ph = rng.uniform(0.15, 0.45, size=2) * (w, h)
-        shade = rng.choice([0.45, 0.75, 1.45])
-        fill = tuple(min(255, round(c * shade + (30 if shade > 1 else 0))) for c in tone)
+        shade = rng.choice([0.65, 1.3])  # the class's colour must still dominate: an untrained net sees it
+        fill = tuple(min(255, round(c * shade + (20 if shade > 1 else 0))) for c in tone)
         (d.rectangle if rng.integers(2) else d.ellipse)([x, y, x + pw, y + ph], fill=fill)
-    accent = tuple(255 - c for c in tone)
+    accent = tuple(round(0.6 * c + 0.4 * (255 - c)) for c in tone)  # muted, so the scene sets the structure
     if cls_index % 2 == 0:
         x, y = rng.uniform(0, 0.8) * w, rng.uniform(0, 0.3) * h
         d.rectangle([x, y, x + w // 6, y + 3 * h // 5], fill=accent)
