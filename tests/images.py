@@ -253,18 +253,31 @@ def random_binary(n=512, seed=1) -> bytes:
 def class_photo(cls_index: int, i: int, size=(640, 480)) -> bytes:
     """A JPEG whose class shows in its dominant colour and shapes: even an untrained VGG separates classes.
 
-    Photo i of a class varies slightly (tone, shape position) so that no two photos share bytes.
+    Photo i of a class is another scene of it: lighter and darker patches of the class's tone and the accent
+    shapes are placed by i, so no two photos share bytes and none is a near-duplicate of another (the app
+    groups near-duplicates, which keeps them in one split).
     """
     tone = CLASS_TONES[cls_index % len(CLASS_TONES)]
     w, h = size
-    im = Image.new("RGB", size, tuple(min(255, c + (i * 7) % 30) for c in tone))
+    rng = np.random.default_rng([cls_index, i])
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    light = 1 + (xx / w - 0.5) * rng.uniform(-0.4, 0.4) + (yy / h - 0.5) * rng.uniform(-0.4, 0.4)
+    base = np.array([min(255, c + (i * 7) % 30) for c in tone], np.float32)
+    im = Image.fromarray(np.clip(light[..., None] * base, 0, 255).astype(np.uint8))
     d = ImageDraw.Draw(im)
-    accent = tuple(255 - c for c in tone)
+    for _ in range(rng.integers(7, 11)):  # lighter and darker things of the class's tone, placed by i
+        x, y = rng.uniform(-0.1, 0.9, size=2) * (w, h)
+        pw, ph = rng.uniform(0.15, 0.45, size=2) * (w, h)
+        shade = rng.choice([0.65, 1.3])  # the class's colour must still dominate: an untrained net sees it
+        fill = tuple(min(255, round(c * shade + (20 if shade > 1 else 0))) for c in tone)
+        (d.rectangle if rng.integers(2) else d.ellipse)([x, y, x + pw, y + ph], fill=fill)
+    accent = tuple(round(0.6 * c + 0.4 * (255 - c)) for c in tone)  # muted, so the scene sets the structure
     if cls_index % 2 == 0:
-        x = (w // 3 + i * 5) % max(1, w - w // 6)
-        d.rectangle([x, h // 5, x + w // 6, 4 * h // 5], fill=accent)
+        x, y = rng.uniform(0, 0.8) * w, rng.uniform(0, 0.3) * h
+        d.rectangle([x, y, x + w // 6, y + 3 * h // 5], fill=accent)
     else:
+        y0 = rng.uniform(0, 0.8) * h
         for k in range(6):
-            x, y = k * w // 8 + w // 16, (h // 3 + i * 13) % max(1, h - h // 8)
+            x, y = k * w // 8 + w // 16, y0 + rng.uniform(-0.1, 0.1) * h
             d.ellipse([x, y, x + w // 10, y + h // 10], fill=accent)
     return _save(im, "JPEG", quality=90)

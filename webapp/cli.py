@@ -21,6 +21,7 @@ def init_app(app: Flask) -> None:
         train_command,
         predict_command,
         check_command,
+        near_duplicates_command,
         user_group,
     ):
         app.cli.add_command(command)
@@ -141,3 +142,16 @@ def check_command(repair: bool, full: bool, grace: float) -> None:
     click.echo(report.summary())
     if report.unfixed():
         sys.exit(1)
+
+
+@click.command("near-duplicates")
+@with_appcontext
+def near_duplicates_command() -> None:
+    """Fingerprint and group the photos stored before near-duplicate groups existed (safe to run again)."""
+    from webapp.services.groups import backfill_groups
+
+    counts = backfill_groups()
+    click.echo(
+        f"{counts['fingerprinted']} photos fingerprinted, {counts['grouped']} joined a near-duplicate group, "
+        f"{counts['missing']} without files"
+    )

@@ -14,7 +14,9 @@ const ui = {
   trashActions: $('trash-actions'), bulkLabel: $('bulk-label'), bulkSplit: $('bulk-split'),
   prev: $('prev-page'), next: $('next-page'), pageInfo: $('page-info'), pagination: $('pagination'),
 };
-const state = { page: 1, total: 0, photos: [], classes: [], selected: new Set(), lastIndex: null, busy: false };
+const state = {
+  page: 1, total: 0, photos: [], classes: [], selected: new Set(), lastIndex: null, busy: false, group: null,
+};
 
 const inTrash = () => ui.show.value === 'trash';
 const pageCount = () => Math.max(1, Math.ceil(state.total / PER_PAGE));
@@ -25,6 +27,7 @@ function query() {
   if (show === 'unlabeled') q.unlabeled = 1;
   else if (show === 'trash') q.trash = 1;
   else if (show.startsWith('label:')) q.label = show.slice(6);
+  if (state.group) q.group = state.group;
   return q;
 }
 
@@ -44,7 +47,11 @@ function tile(photo, index) {
     'aria-label': `Open ${photo.filename} in the labeling view`,
   }),
   el('div', { class: 'tile-body' },
-    el('div', { class: 'tile-line' }, label, photo.split ? el('span', { class: 'badge', text: photo.split }) : null),
+    el('div', { class: 'tile-line' }, label, photo.split ? el('span', { class: 'badge', text: photo.split }) : null,
+      photo.group && !state.group ? el('a', {
+        class: 'badge tile-group', href: `?group=${photo.group}`, text: 'near-duplicates',
+        'aria-label': `Show the near-duplicates of #${photo.id}`,
+      }) : null),
     guessLine(photo),
     el('span', { class: 'tile-name', text: `#${photo.id} ${photo.filename}`, title: photo.filename })));
 }
@@ -105,7 +112,8 @@ function render() {
 
 async function load() {
   setQueryString({ show: ui.show.value === 'all' ? '' : ui.show.value, split: ui.split.value,
-    order: ui.order.value === 'newest' ? '' : ui.order.value, page: state.page > 1 ? state.page : '' });
+    order: ui.order.value === 'newest' ? '' : ui.order.value, page: state.page > 1 ? state.page : '',
+    group: state.group || '' });
   try {
     const data = await get('/api/v1/photos', query());
     state.photos = data.photos || [];
@@ -230,6 +238,13 @@ async function init() {
   selectIfPresent(ui.split, params.get('split'));
   selectIfPresent(ui.order, params.get('order'));
   state.page = Math.max(1, Number(params.get('page')) || 1);
+  state.group = /^[1-9][0-9]{0,17}$/.test(params.get('group') || '') ? params.get('group') : null;
+  const groupNote = $('group-filter');
+  groupNote.hidden = !state.group;
+  if (state.group) {
+    replaceChildren(groupNote, `Near-duplicates of photo #${state.group} (they always share a split). `,
+      el('a', { href: window.location.pathname, text: 'Show all photos' }));
+  }
   try {
     state.classes = await get('/api/v1/classes');
   } catch {

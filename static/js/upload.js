@@ -96,6 +96,10 @@ async function showResult(row, result, label) {
   counts[status] = (counts[status] || 0) + 1;
   if (status === 'stored') {
     setOutcome(row, 'stored', 'Stored', result.photo ? [' as ', photoLink(result.photo.id)] : []);
+    if (result.near_duplicate_of) {  // stored, but it joined that photo's group (and so its split)
+      row.querySelector(':scope > .upload-outcome').append(
+        el('span', { class: 'upload-note' }, ' · near-duplicate of ', photoLink(result.near_duplicate_of)));
+    }
     await applyLabel(row, result.photo, label);
   } else if (status === 'duplicate') {
     const id = result.duplicate_of ?? (result.photo ? result.photo.id : null);

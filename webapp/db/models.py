@@ -70,6 +70,10 @@ class Photo(db.Model):
     labeled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     deleted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), index=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    # Near-duplicates (webapp.photostore.neardup): the fingerprint ("" when the picture is flat, None when
+    # not yet computed), and the group: the id of its first photo, None while it has no near-duplicate.
+    fingerprint: Mapped[str | None] = mapped_column(Text)
+    group_id: Mapped[int | None] = mapped_column(Integer, index=True)
     label: Mapped[LabelClass | None] = relationship(back_populates="photos")
 
 

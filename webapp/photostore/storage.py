@@ -18,13 +18,13 @@ import hashlib
 import os
 import re
 import tempfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
-from webapp.photostore import imaging
+from webapp.photostore import imaging, neardup
 from webapp.photostore.imaging import RejectedPhoto
 from webapp.photostore.limits import too_large_message
 
@@ -82,6 +82,8 @@ class StoredPhoto:
     width: int  # orientation applied
     height: int
     size_bytes: int
+    # neardup.query_prints of the thumbnail (the first is the photo's fingerprint); None: flat or not computed
+    prints: tuple[str, ...] | None = field(default=None, compare=False)
 
 
 def sha256_of(data: bytes) -> str:
@@ -198,7 +200,9 @@ def stage_photo(data: bytes, settings: StoreSettings) -> StagedPhoto:
         # the original last: a photo whose original exists is complete (load_model_input re-derives the rest)
         (original_path(settings, sha, decoded.format), data),
     ]
-    staged = StagedPhoto(_record(data, sha, decoded), [])
+    prints = neardup.query_prints(derived.thumbnail)
+    photo = replace(_record(data, sha, decoded), prints=tuple(prints) if prints else None)
+    staged = StagedPhoto(photo, [])
     try:
         for final, content in contents:
             staged.files.append((_write_temp(final, content), final))

@@ -26,6 +26,7 @@ from webapp.photostore.limits import MIB, over_limit
 from webapp.services import store_settings
 from webapp.services.errors import ServiceError
 from webapp.services.failures import BUSY, DISK_FULL, ERROR, TOO_LARGE, failure_kind, failure_words
+from webapp.services.groups import join_group, move_group
 from webapp.services.photos import set_label
 
 log = logging.getLogger(__name__)
@@ -43,6 +44,7 @@ class IngestResult:
     photo_id: int | None = None
     error: str | None = None
     failure: str | None = None  # TOO_LARGE, BUSY, DISK_FULL or ERROR when a limit or the server refused it
+    near_duplicate_of: int | None = None  # a stored photo's oldest near-duplicate (it joined that group)
 
     @property
     def duplicate_of(self) -> int | None:
@@ -67,6 +69,7 @@ class IngestResult:
             "photo_id": self.photo_id,
             "error": self.error,
             "failure": self.failure,
+            "near_duplicate_of": self.near_duplicate_of,
         }
 
 
@@ -164,6 +167,7 @@ def _record(staged: storage.StagedPhoto, name: str, label: str | None, split: st
         raise
     photo_id = photo.id
     try:
+        near = join_group(photo, p.prints)  # before the label: a grouped photo takes its group's split
         _apply_initial_label(photo, label, split)
         staged.place()
         db.session.commit()
@@ -171,7 +175,7 @@ def _record(staged: storage.StagedPhoto, name: str, label: str | None, split: st
         db.session.rollback()
         _discard_unless_recorded(staged)
         raise
-    return IngestResult(name, "stored", photo_id)
+    return IngestResult(name, "stored", photo_id, near_duplicate_of=near)
 
 
 def _discard_unless_recorded(staged: storage.StagedPhoto) -> None:
@@ -230,7 +234,7 @@ def _duplicate(existing, name: str, label: str | None, split: str | None) -> Ing
 
 def _apply_initial_label(photo: Photo, label: str | None, split: str | None) -> None:
     if split is not None and split in SPLITS:
-        photo.split = split
+        move_group(photo, split)
     if label:
         cls = class_by_name(label) or _new_class(label)
         set_label(photo, cls)

@@ -17,6 +17,7 @@ ORDERS = ("newest", "oldest", "uncertain", "confident")
 CONFIDENCE_ORDERS = ("uncertain", "confident")
 FLAGS = {"": False, "0": False, "false": False, "1": True, "true": True}
 MAX_PAGE = 10**7
+MAX_ID = 2**63 - 1
 IDS_PER_PAGE = 1000
 MAX_IDS_PER_PAGE = 5000
 
@@ -30,6 +31,7 @@ class PhotoFilter:
     unlabeled: bool = False
     trash: bool = False
     order: str = "newest"
+    group: int | None = None  # only this near-duplicate group
 
     @classmethod
     def from_args(cls, args) -> "PhotoFilter":
@@ -40,6 +42,7 @@ class PhotoFilter:
             unlabeled=flag_arg(args, "unlabeled"),
             trash=flag_arg(args, "trash"),
             order=args.get("order") or "newest",
+            group=int_arg(args, "group", 0, 1, MAX_ID) or None,
         )
         if flt.split is not None and flt.split not in SPLITS:
             raise InvalidInput("split must be one of train, val, test")
@@ -88,6 +91,8 @@ def _matching(flt: PhotoFilter) -> Select:
         query = query.where(Photo.label_id.is_(None))
     if flt.split:
         query = query.where(Photo.split == flt.split)
+    if flt.group:
+        query = query.where(Photo.group_id == flt.group)
     return query
 
 

@@ -8,6 +8,7 @@ from webapp.photostore import storage
 from webapp.services import instance_path, store_settings
 from webapp.services.errors import Conflict, InvalidInput, NotFound
 from webapp.services.feature_files import remove_features
+from webapp.services.groups import group_size, group_split, move_group
 from webapp.services.splits import assign_split
 from webapp.services.suggestions import enqueue_refresh, note_label
 
@@ -23,7 +24,7 @@ def get_photo(photo_id: int, include_deleted: bool = True) -> Photo:
 
 
 def set_label(photo: Photo, cls: LabelClass | None) -> None:
-    """Label (or unlabel) a photo; a newly labeled photo gets its stable split."""
+    """Label (or unlabel) a photo; a newly labeled photo gets its stable split (its group's, if any)."""
     if (cls.id if cls else None) != photo.label_id:
         note_label(photo, cls)
     photo.label = cls
@@ -31,7 +32,7 @@ def set_label(photo: Photo, cls: LabelClass | None) -> None:
     photo.labeled_at = utcnow() if cls else None
     if cls is not None and photo.split is None:
         db.session.flush()
-        photo.split = assign_split(cls.id)
+        photo.split = group_split(photo.group_id) or assign_split(cls.id, group_size(photo))
 
 
 def resolve_label(value: object) -> LabelClass | None:
@@ -63,7 +64,7 @@ def update_photo(photo_id: int, changes: dict) -> Photo:
     if "label" in changes:
         set_label(photo, resolve_label(changes["label"]))
     if split is not None:
-        photo.split = split
+        move_group(photo, split)
     db.session.commit()
     if "label" in changes:
         enqueue_refresh()
@@ -97,7 +98,7 @@ def _apply_bulk(photo: Photo, changes: dict, action, cls, split) -> None:
     if "label" in changes and photo.deleted_at is None:
         set_label(photo, cls)
     if split is not None:
-        photo.split = split
+        move_group(photo, split)
 
 
 def trash_photo(photo_id: int) -> Photo:

@@ -39,6 +39,25 @@ def choose_split(counts: dict[str, int]) -> str:
     return "train"
 
 
-def assign_split(class_id: int) -> str:
-    """The split for a photo just labeled with this class (it never moves on its own afterwards)."""
-    return choose_split(split_counts(class_id))
+def choose_split_for(counts: dict[str, int], unit: int = 1) -> str:
+    """The split a unit of `unit` photos (a near-duplicate group) joins together.
+
+    A held-out split takes the whole unit only when that brings it nearer its ~20 % than leaving it short.
+    """
+    if unit <= 1:
+        return choose_split(counts)
+    n = sum(counts.values()) + unit
+    short = {
+        "val": max(1, round(n * VAL_FRACTION)) - counts["val"],
+        "test": max(1, round(n * TEST_FRACTION)) - counts["test"],
+    }
+    held_out = max(("val", "test"), key=lambda split: short[split])  # val first on a tie
+    return held_out if 2 * short[held_out] > unit else "train"
+
+
+def assign_split(class_id: int, unit: int = 1) -> str:
+    """The split for a photo just labeled with this class, its group of `unit` photos going with it.
+
+    It never moves on its own afterwards.
+    """
+    return choose_split_for(split_counts(class_id), unit)

@@ -4,6 +4,7 @@ from flask import Blueprint, jsonify, url_for
 
 from webapp.db.models import ImportJob, iso
 from webapp.services.import_jobs import get_import, stalled
+from webapp.web.present import near_note
 
 bp = Blueprint("api_imports", __name__, url_prefix="/api/v1")
 STALLED = (
@@ -48,4 +49,6 @@ def _result_json(result: dict) -> dict:
         "error": result.get("error"),
         "duplicate_of": photo_id if result.get("status") == "duplicate" else None,
         "retryable": result.get("failure") in ("busy", "disk_full", "error"),
+        "near_duplicate_of": result.get("near_duplicate_of"),
+        "note": near_note(result.get("near_duplicate_of")),
     }

@@ -129,6 +129,7 @@ PHOTO_FILTERS = [
     query("split", choice(SPLIT_NAMES, "any"), "Only photos of this split"),
     query("unlabeled", FLAG, "1: only unlabeled photos"),
     query("trash", FLAG, "1: the photos in the trash instead of the others"),
+    query("group", {"anyOf": [whole(1, 2**63 - 1), {"const": ""}]}, "Only this photo group"),
     query(
         "order",
         choice(ORDERS, "newest"),

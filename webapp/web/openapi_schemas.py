@@ -79,6 +79,7 @@ PHOTO = obj(
         "deleted": BOOL,
         "prediction": nullable(ref("Guess")),
         "suggestion": nullable(ref("Suggestion")),
+        "group": {"type": ["integer", "null"], "description": "near-duplicate group: its first photo's id"},
     }
 )
 PHOTO_PAGE = obj({"photos": array(ref("Photo")), "total": COUNT, "page": INT, "per_page": INT})
@@ -98,6 +99,8 @@ UPLOAD_RESULT = obj(
         "error": text_or_null(),
         "duplicate_of": {"type": ["integer", "null"]},
         "retryable": BOOL,
+        "near_duplicate_of": {"type": ["integer", "null"], "description": "its near-duplicate"},
+        "note": text_or_null(description='e.g. "near-duplicate of #12"'),
     }
 )
 IMPORT_RESULT = obj(
@@ -108,6 +111,8 @@ IMPORT_RESULT = obj(
         "error": text_or_null(),
         "duplicate_of": {"type": ["integer", "null"]},
         "retryable": BOOL,
+        "near_duplicate_of": {"type": ["integer", "null"], "description": "its near-duplicate"},
+        "note": text_or_null(description='e.g. "near-duplicate of #12"'),
     }
 )
 IMPORT = obj(

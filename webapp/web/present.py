@@ -30,6 +30,7 @@ def photo_json(photo: Photo, prediction: dict | None = None, suggestion: dict | 
         "deleted": photo.deleted_at is not None,
         "prediction": prediction,
         "suggestion": suggestion,
+        "group": photo.group_id,
     }
 
 
@@ -47,7 +48,14 @@ def ingest_json(result: IngestResult, photo: Photo | None = None) -> dict:
         "error": result.error,
         "duplicate_of": result.duplicate_of,
         "retryable": result.retryable,
+        "near_duplicate_of": result.near_duplicate_of,
+        "note": near_note(result.near_duplicate_of),
     }
+
+
+def near_note(near_duplicate_of: int | None) -> str | None:
+    """The per-file note of a photo stored beside a near-duplicate (it joined that photo's group)."""
+    return f"near-duplicate of #{near_duplicate_of}" if near_duplicate_of is not None else None
 
 
 def run_json(run: TrainingRun, active_id: int | None = None) -> dict:

@@ -1,0 +1,104 @@
+"""Near-duplicate groups through the API: bursts join one group, a group shares one split, backfill."""
+
+import io
+from collections import Counter
+
+from tests.scenes import scene_jpeg
+from webapp.services.splits import choose_split_for
+
+
+def upload(client, files: list[tuple[bytes, str]], label: str | None = None) -> list[dict]:
+    """POST files; the per-file results."""
+    data = {"files": [(io.BytesIO(b), name) for b, name in files]}
+    if label:
+        data["label"] = label
+    response = client.post("/api/v1/photos", data=data, content_type="multipart/form-data")
+    assert response.status_code in (200, 201), response.get_json()
+    return response.get_json()["results"]
+
+
+def photo(client, photo_id: int) -> dict:
+    return client.get(f"/api/v1/photos/{photo_id}").get_json()
+
+
+def burst(seed: int, size=(480, 360)) -> list[tuple[bytes, str]]:
+    """A scene and four near-duplicates of it."""
+    kinds = [None, "burst", "resized", "brightened", "cropped"]
+    return [(scene_jpeg(seed, kind, size), f"s{seed}-{kind}.jpg") for kind in kinds]
+
+
+def test_a_burst_lands_in_one_group_and_other_scenes_in_none(client):
+    results = upload(client, [*burst(1), (scene_jpeg(2), "other.jpg"), (scene_jpeg(3), "third.jpg")])
+    assert [r["status"] for r in results] == ["stored"] * 7
+    ids = [r["photo"]["id"] for r in results]
+    groups = [photo(client, i)["group"] for i in ids]
+    assert groups[:5] == [ids[0]] * 5 and groups[5:] == [None, None]
+    assert [r["near_duplicate_of"] for r in results] == [None] + [ids[0]] * 4 + [None, None]
+    assert results[1]["note"] == f"near-duplicate of #{ids[0]}" and results[0]["note"] is None
+    assert results[1]["photo"]["group"] == ids[0]
+
+
+def test_the_group_filter_lists_a_photos_near_duplicates(client):
+    ids = [r["photo"]["id"] for r in upload(client, [*burst(4), (scene_jpeg(5), "x.jpg")])]
+    listed = client.get(f"/api/v1/photos?group={ids[0]}").get_json()
+    assert sorted(p["id"] for p in listed["photos"]) == sorted(ids[:5]) and listed["total"] == 5
+    assert client.get("/api/v1/photos?group=x").status_code == 400
+
+
+def test_a_group_shares_one_split_whoever_is_labeled_first(client):
+    ids = [r["photo"]["id"] for r in upload(client, burst(6))]
+    first = client.patch(f"/api/v1/photos/{ids[2]}", json={"label": "beer"}).get_json()["split"]
+    for i in ids:
+        client.patch(f"/api/v1/photos/{i}", json={"label": "beer"})
+    assert {photo(client, i)["split"] for i in ids} == {first}
+
+
+def test_moving_one_photo_moves_its_group(client):
+    ids = [r["photo"]["id"] for r in upload(client, burst(7), label="wings")]
+    other = upload(client, [(scene_jpeg(8), "other.jpg")], label="wings")[0]["photo"]
+    assert len({photo(client, i)["split"] for i in ids}) == 1
+    assert client.patch(f"/api/v1/photos/{ids[3]}", json={"split": "test"}).status_code == 200
+    assert {photo(client, i)["split"] for i in ids} == {"test"}
+    assert photo(client, other["id"])["split"] == other["split"]  # not of the group: stays
+
+
+def test_labeled_uploads_keep_bursts_out_of_two_splits(client):
+    """20 scenes of 3 shots each, labeled on upload: every scene sits in one split, and val/test get some."""
+    # small photos: the request stays in memory (a spooled upload file is left for the garbage collector)
+    files = [item for seed in range(20, 40) for item in burst(seed, size=(200, 150))[:3]]
+    results = upload(client, files, label="beer")
+    by_scene: dict[int, set] = {}
+    for (_data, name), result in zip(files, results, strict=True):
+        scene = int(name.split("-")[0][1:])
+        by_scene.setdefault(scene, set()).add(photo(client, result["photo"]["id"])["split"])
+    assert all(len(splits) == 1 for splits in by_scene.values()), by_scene
+    counts = Counter(next(iter(s)) for s in by_scene.values())
+    assert counts["val"] >= 2 and counts["test"] >= 2 and counts["train"] >= 10, counts
+
+
+def test_a_group_is_placed_as_a_unit():
+    counts = {"train": 10, "val": 2, "test": 2}
+    assert choose_split_for(counts, 1) == "val"  # 15 photos: val wants 3
+    assert choose_split_for({"train": 10, "val": 1, "test": 2}, 2) == "val"  # 15: val wants 3, short of 2
+    assert choose_split_for(counts, 2) == "train"  # 16: val wants 3; 2 there would make it 4, no nearer
+    assert choose_split_for(counts, 6) == "train"  # 6 in val would make it 8 of 20
+    assert choose_split_for({"train": 8, "val": 0, "test": 2}, 3) == "val"
+
+
+def test_backfill_groups_photos_stored_before_and_unifies_their_splits(app, client, runner):
+    from webapp.db import db
+    from webapp.db.models import Photo
+
+    ids = [r["photo"]["id"] for r in upload(client, [*burst(9), (scene_jpeg(10), "y.jpg")])]
+    with app.app_context():  # as a database from before the migration: no fingerprints, no groups
+        for row in db.session.query(Photo):
+            row.fingerprint, row.group_id = None, None
+        for i, split in zip(ids, ["train", "train", "test", "train", "val", "val"], strict=True):
+            db.session.get(Photo, i).split = split
+        db.session.commit()
+    out = runner.invoke(args=["near-duplicates"])
+    assert out.exit_code == 0 and "6 photos fingerprinted, 4 joined" in out.output, out.output
+    assert [photo(client, i)["group"] for i in ids] == [ids[0]] * 5 + [None]
+    assert [photo(client, i)["split"] for i in ids] == ["train"] * 5 + ["val"]
+    again = runner.invoke(args=["near-duplicates"])
+    assert "0 photos fingerprinted" in again.output

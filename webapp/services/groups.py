@@ -1,0 +1,135 @@
+"""Near-duplicate groups: photos whose fingerprints match share a group, and a group shares one split.
+
+A group is named by its first photo's id. A new photo joins the groups of every photo it matches (merging
+them when it bridges two), so a burst stays together however its shots arrive. Splits follow the group: the
+first labeled photo of a group chooses the split for all of it (as a unit, see splits.choose_split_for), a
+later one inherits it, and moving one photo to another split moves its group.
+"""
+
+from collections import Counter
+
+from PIL import Image
+from sqlalchemy import or_, select
+
+from webapp.db import db
+from webapp.db.models import Photo
+from webapp.photostore import imaging, neardup, storage
+
+
+def _fingerprinted(exclude: int) -> tuple[list[tuple[int, int | None]], list[str]]:
+    """(id, group id) and the fingerprint of every photo that has one, but `exclude`."""
+    rows = db.session.execute(
+        select(Photo.id, Photo.group_id, Photo.fingerprint).where(
+            Photo.fingerprint.is_not(None), Photo.fingerprint != "", Photo.id != exclude
+        )
+    ).all()
+    return [(r.id, r.group_id) for r in rows], [r.fingerprint for r in rows]
+
+
+def join_group(photo: Photo, prints: tuple[str, ...] | list[str] | None) -> int | None:
+    """Fingerprint a photo (flushed, so it has an id) and put it in its near-duplicates' group.
+
+    Returns the id of the oldest photo it near-duplicates, or None when it has none.
+    """
+    photo.fingerprint = prints[0] if prints else ""
+    if not prints:
+        return None
+    ids, stored = _fingerprinted(photo.id)
+    if not ids:
+        return None
+    found = neardup.matches(list(prints), *neardup.split_fingerprints(stored))
+    matched = [ids[i] for i in found.nonzero()[0]]
+    if not matched:
+        return None
+    groups = {group_id or photo_id for photo_id, group_id in matched}
+    target = min(groups)
+    members = db.session.scalars(
+        select(Photo).where(or_(Photo.group_id.in_(groups), Photo.id.in_([i for i, _g in matched])))
+    )
+    for member in [*members, photo]:
+        member.group_id = target
+    unify_split(target)
+    return min(photo_id for photo_id, _group in matched)
+
+
+def group_members(group_id: int | None) -> list[Photo]:
+    """The photos of a group, trash included, oldest first (none for None)."""
+    if group_id is None:
+        return []
+    return list(db.session.scalars(select(Photo).where(Photo.group_id == group_id).order_by(Photo.id)))
+
+
+def group_split(group_id: int | None) -> str | None:
+    """The split a group's photos share (the most common one; the oldest photo's on a tie), or None."""
+    splits = [p.split for p in group_members(group_id) if p.split is not None]
+    if not splits:
+        return None
+    counts = Counter(splits)
+    best = max(counts.values())
+    return next(split for split in splits if counts[split] == best)
+
+
+def unify_split(group_id: int) -> int:
+    """Put every photo of a group that has a split into the group's split; how many moved."""
+    split = group_split(group_id)
+    moved = 0
+    for member in group_members(group_id):
+        if member.split is not None and member.split != split:
+            member.split = split
+            moved += 1
+    return moved
+
+
+def move_group(photo: Photo, split: str) -> None:
+    """Move a photo to a split, and the rest of its group that has a split with it."""
+    photo.split = split
+    for member in group_members(photo.group_id):
+        if member.split is not None:
+            member.split = split
+
+
+def group_size(photo: Photo) -> int:
+    """How many photos (not in the trash) share this photo's group; 1 for a photo without one."""
+    if photo.group_id is None:
+        return 1
+    return sum(1 for p in group_members(photo.group_id) if p.deleted_at is None) or 1
+
+
+def backfill_groups(batch: int = 100) -> dict[str, int]:
+    """Fingerprint and group the photos stored before near-duplicates were grouped (oldest first).
+
+    Groups found among labeled photos are put in one split (the one most of the group is in).
+    """
+    from webapp.services import store_settings
+
+    settings, counts = store_settings(), {"fingerprinted": 0, "grouped": 0, "missing": 0}
+    while True:
+        todo = list(
+            db.session.scalars(
+                select(Photo).where(Photo.fingerprint.is_(None)).order_by(Photo.id).limit(batch)
+            )
+        )
+        if not todo:
+            return counts
+        for photo in todo:
+            try:
+                prints = prints_of(settings, photo.sha256, photo.format)
+            except (FileNotFoundError, storage.RejectedPhoto):
+                counts["missing"] += 1  # fingerprinted as flat: `flask check` reports the missing files
+                prints = None
+            counts["grouped"] += join_group(photo, prints) is not None
+            counts["fingerprinted"] += 1
+        db.session.commit()
+
+
+def prints_of(settings: storage.StoreSettings, sha: str, fmt: str) -> tuple[str, ...] | None:
+    """A stored photo's neardup.query_prints, from its thumbnail (or its original when that is missing)."""
+    path = storage.thumbnail_path(settings, sha)
+    if path.exists():
+        with Image.open(path, formats=["JPEG"]) as im:
+            prints = neardup.query_prints(im.convert("RGB"))
+    else:
+        data = storage.original_path(settings, sha, fmt).read_bytes()  # FileNotFoundError: the photo is gone
+        decoded = imaging.open_photo(data, settings.max_pixels, need_long_side=imaging.THUMBNAIL_LONG_SIDE)
+        prints = neardup.query_prints(imaging.derive_all(decoded.image, settings.model_size).thumbnail)
+    return tuple(prints) if prints else None
