@@ -102,3 +102,25 @@ def test_backfill_groups_photos_stored_before_and_unifies_their_splits(app, clie
     assert [photo(client, i)["split"] for i in ids] == ["train"] * 5 + ["val"]
     again = runner.invoke(args=["near-duplicates"])
     assert "0 photos fingerprinted" in again.output
+
+
+def test_the_start_of_the_app_groups_photos_from_before_the_upgrade(app, client):
+    from webapp.__main__ import check_store_in_background
+    from webapp.db import db
+    from webapp.db.models import Photo
+    from webapp.services.groups import backfill_once, needs_backfill
+
+    ids = [r["photo"]["id"] for r in upload(client, [*burst(11), (scene_jpeg(12), "z.jpg")])]
+    with app.app_context():
+        assert not needs_backfill()  # new photos are fingerprinted when stored
+        for row in db.session.query(Photo):
+            row.fingerprint, row.group_id = None, None
+        db.session.commit()
+        assert needs_backfill()
+        with app.extensions["huey"].lock_task("group_photos"):  # another process is at it
+            assert backfill_once() is None
+        assert needs_backfill()
+    check_store_in_background(app).join(60)  # what `python -m webapp` does as it starts serving
+    with app.app_context():
+        assert not needs_backfill()
+    assert [photo(client, i)["group"] for i in ids] == [ids[0]] * 5 + [None]

@@ -81,7 +81,8 @@ def serve(args: argparse.Namespace) -> int:
 
 
 def check_store_in_background(app) -> threading.Thread:
-    """The cheap store check (no hashing) in a thread: one log line, serving starts at once."""
+    """The cheap store check (no hashing), then grouping photos from before near-duplicate groups, in a
+    thread: a log line each, serving starts at once."""
 
     log = logging.getLogger("webapp.check")
 
@@ -92,6 +93,7 @@ def check_store_in_background(app) -> threading.Thread:
         with app.app_context():
             try:
                 log.info("%s", check_store().summary())
+                _group_older_photos(log)
             except Exception:  # a report, never a reason not to serve
                 log.exception("the start-up store check failed")
             finally:
@@ -100,6 +102,15 @@ def check_store_in_background(app) -> threading.Thread:
     thread = threading.Thread(target=check, name="store-check", daemon=True)
     thread.start()
     return thread
+
+
+def _group_older_photos(log: logging.Logger) -> None:
+    """After an upgrade: fingerprint and group the photos stored before near-duplicate groups existed."""
+    from webapp.services.groups import backfill_once, needs_backfill
+
+    counts = backfill_once() if needs_backfill() else None
+    if counts and counts["fingerprinted"]:
+        log.info("near-duplicates: %(fingerprinted)s older photos fingerprinted, %(grouped)s grouped", counts)
 
 
 def _start_worker(workers: int) -> subprocess.Popen:

@@ -95,6 +95,24 @@ def group_size(photo: Photo) -> int:
     return sum(1 for p in group_members(photo.group_id) if p.deleted_at is None) or 1
 
 
+def needs_backfill() -> bool:
+    """Whether a photo was stored before near-duplicates were grouped (it has no fingerprint yet)."""
+    return db.session.scalar(select(Photo.id).where(Photo.fingerprint.is_(None)).limit(1)) is not None
+
+
+def backfill_once() -> dict[str, int] | None:
+    """backfill_groups, unless another process is at it (a lock in the job queue): None then."""
+    from huey.exceptions import TaskLockedException
+
+    from webapp import queue
+
+    try:
+        with queue.huey().lock_task("group_photos"):
+            return backfill_groups()
+    except TaskLockedException:
+        return None
+
+
 def backfill_groups(batch: int = 100) -> dict[str, int]:
     """Fingerprint and group the photos stored before near-duplicates were grouped (oldest first).
 

@@ -1,6 +1,6 @@
 """near-duplicate groups: a fingerprint and a group per photo
 
-Existing photos are fingerprinted and grouped by `flask near-duplicates` (it reads their thumbnails).
+Existing photos are fingerprinted and grouped as the app starts (or by `flask near-duplicates`).
 
 Revision ID: 0008_near_duplicates
 Revises: 0007_weights_upload
