@@ -87,7 +87,7 @@ def main() -> None:
     parser.add_argument("--per-class", type=int, default=24, help="labeled photos per class")
     parser.add_argument("--unlabeled", type=int, default=6, help="photos left for the model to guess")
     parser.add_argument("--epochs", type=int, default=3, help="few: the guesses are not all 100 %%")
-    parser.add_argument("--page", default="/gallery", help="the page to photograph")
+    parser.add_argument("--page", default="/gallery?split=all", help="the page to photograph")
     parser.add_argument("--timeout", type=float, default=3600, help="seconds the run may take")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="screenshot-") as tmp:
