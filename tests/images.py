@@ -281,3 +281,14 @@ def class_photo(cls_index: int, i: int, size=(640, 480)) -> bytes:
             x, y = k * w // 8 + w // 16, y0 + rng.uniform(-0.1, 0.1) * h
             d.ellipse([x, y, x + w // 10, y + h // 10], fill=accent)
     return _save(im, "JPEG", quality=90)
+
+
+def plain_class_photo(cls_index: int, i: int, size=(320, 240)) -> bytes:
+    """A JPEG of the class's colour under faint blotches of its own: the colour is all an untrained net
+    needs (even a random MobileNetV2 at 32 px); the blotches keep any two photos from being near-copies."""
+    tone = np.array(CLASS_TONES[cls_index % len(CLASS_TONES)], np.float32)
+    w, h = size
+    rng = np.random.default_rng([7, cls_index, i])
+    blotches = Image.fromarray(rng.integers(0, 256, size=(h // 20, w // 20), dtype=np.uint8))
+    shade = np.asarray(blotches.resize(size, Image.Resampling.BICUBIC), np.float32)[..., None] / 255 - 0.5
+    return _save(Image.fromarray(np.clip(tone + 40 * shade, 0, 255).astype(np.uint8)), "JPEG", quality=90)

@@ -6,7 +6,7 @@ import zipfile
 
 import pytest
 
-from tests.images import class_photo
+from tests.images import plain_class_photo
 from tests.live import LiveApp, app_env, wait_until
 from tests.test_worker import upload_labeled, wait_run
 
@@ -39,7 +39,7 @@ def check_model_in_use(live: LiveApp, run: dict) -> None:
     preds = live.get(f"/api/v1/runs/{run['id']}/predictions?per_page=100").json()
     assert preds["total"] == 16
     assert sum(p["label"] == p["true_label"] for p in preds["predictions"]) >= 14
-    answer = live.post("/api/v1/predict", files={"file": ("x.jpg", class_photo(1, 99), "image/jpeg")})
+    answer = live.post("/api/v1/predict", files={"file": ("x.jpg", plain_class_photo(1, 99), "image/jpeg")})
     assert answer.status_code == 200, answer.text
     assert answer.json()["label"] == "wings" and answer.json()["run_id"] == run["id"]
     assert live.get(f"/runs/{run['id']}/download/labels.json").json() == ["beer", "wings"]
@@ -51,7 +51,7 @@ def check_model_in_use(live: LiveApp, run: dict) -> None:
 def test_both_backbones_train_predict_and_download_and_the_default_can_change(tmp_path):
     live = started(tmp_path, "mobilenet_v2")
     try:
-        upload_labeled(live)
+        upload_labeled(live, make=plain_class_photo)
         # The worker computes the default backbone's features of new photos before anyone presses Train.
         wait_until(lambda: feature_files(tmp_path, "mobilenet_v2-none-") == 16, 120, "no background features")
         assert feature_files(tmp_path, "vgg16-") == 0

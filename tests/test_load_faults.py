@@ -91,6 +91,7 @@ def test_no_get_handler_waits_for_or_takes_the_write_lock(busy_app):
         "job_id": 1,
         "import_id": 1,
         "user_id": 1,
+        "upload_id": 1,
     }
     orders = ["/api/v1/photos?order=uncertain", "/api/v1/photos/ids?order=uncertain"]
     urls = [*get_urls(busy_app, values), *orders]

@@ -27,10 +27,10 @@ def live(tmp_path):
     app.stop()
 
 
-def upload_labeled(live: LiveApp, per_class: int = 8) -> None:
-    """Upload per_class photos of beer and wings (a dominant colour each) and label them."""
+def upload_labeled(live: LiveApp, per_class: int = 8, make=class_photo) -> None:
+    """Upload per_class photos of beer and wings (a dominant colour each, made by make) and label them."""
     files = [
-        ("files", (f"{name}_{i}.jpg", class_photo(k, i), "image/jpeg"))
+        ("files", (f"{name}_{i}.jpg", make(k, i), "image/jpeg"))
         for k, name in enumerate(["beer", "wings"])
         for i in range(per_class)
     ]
