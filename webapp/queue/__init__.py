@@ -145,14 +145,15 @@ def _mark_pending(queue_huey) -> bool:
     since = queue_huey.get(NEW_PHOTOS_PENDING, peek=True)
     if since is not None and time.time() - since < NEW_PHOTOS_STALE_SECONDS:
         return False
-    return _claim(queue_huey, NEW_PHOTOS_PENDING)
+    return claim_key(queue_huey, NEW_PHOTOS_PENDING)
 
 
-def _claim(queue_huey, key: str) -> bool:
+def claim_key(queue_huey, key: str, stale_seconds: float = NEW_PHOTOS_STALE_SECONDS) -> bool:
+    """Set a flag or lock in the queue's store; False when it is set and younger than stale_seconds."""
     if queue_huey.put_if_empty(key, time.time()):
         return True
     since = queue_huey.get(key, peek=True)
-    if since is not None and time.time() - since < NEW_PHOTOS_STALE_SECONDS:
+    if since is not None and time.time() - since < stale_seconds:
         return False
     queue_huey.put(key, time.time())  # stale: its job or worker was lost
     return True
@@ -160,7 +161,7 @@ def _claim(queue_huey, key: str) -> bool:
 
 def new_photos_begin(queue_huey) -> bool:
     """In the job: take the lock (False: another job is working and will look again when it ends)."""
-    if not _claim(queue_huey, NEW_PHOTOS_LOCK):
+    if not claim_key(queue_huey, NEW_PHOTOS_LOCK):
         return False
     queue_huey.delete(NEW_PHOTOS_PENDING)  # photos stored from now on queue a job of their own
     return True

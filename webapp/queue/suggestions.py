@@ -40,13 +40,7 @@ def enqueue() -> bool:
 
 
 def _claim(queue_huey, key: str) -> bool:
-    if queue_huey.put_if_empty(key, time.time()):
-        return True
-    since = queue_huey.get(key, peek=True)
-    if since is not None and time.time() - since < STALE_SECONDS:
-        return False
-    queue_huey.put(key, time.time())  # stale: its job or worker was lost
-    return True
+    return queue.claim_key(queue_huey, key, STALE_SECONDS)
 
 
 def begin(queue_huey, note: bool = True) -> bool | None:
