@@ -6,7 +6,9 @@ Each scene (tests/scenes.py: a random background and shapes) comes with its copi
 apart, a shifted shot, resized, recompressed (JPEG q35), brightened (x1.3), darkened and cropped (5 % a side).
 Photos are "ingested" in order as the app does (each new photo joins the groups of the stored ones it
 matches), so a copy reaches its scene through another copy too. Prints pair precision/recall (each pair
-judged alone), group precision/recall (pairs that end in one group), and fingerprint and match times.
+judged alone), group precision/recall (pairs that end in one group), and fingerprint and match times; then
+labels the photos in a random order as services/splits does (a group placed as a unit when its first photo is
+labeled, its other photos counted with it) and prints the split shares and the scenes found in two splits.
 """
 
 from __future__ import annotations
@@ -14,8 +16,10 @@ from __future__ import annotations
 import argparse
 import io
 import itertools
+import random
 import sys
 import time
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -25,6 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from tests.scenes import VARIANTS, scene_jpeg
 from webapp.photostore import neardup
+from webapp.services.splits import choose_split_for
 
 
 def thumbnail(data: bytes) -> Image.Image:
@@ -59,6 +64,20 @@ def scores(truth: list[int], said) -> tuple[float, float]:
     return tp / max(tp + fp, 1), tp / max(tp + fn, 1)
 
 
+def label_in_random_order(groups: list[int], seed: int = 0) -> list[str]:
+    """Each photo's split when all are labeled one class in a random order, groups placed as units."""
+    order = list(range(len(groups)))
+    random.Random(seed).shuffle(order)
+    size, placed, splits = Counter(groups), {}, [""] * len(groups)
+    counts = {"train": 0, "val": 0, "test": 0}
+    for i in order:
+        if groups[i] not in placed:
+            placed[groups[i]] = choose_split_for(counts, size[groups[i]])
+            counts[placed[groups[i]]] += size[groups[i]]  # its unlabeled members count where it is
+        splits[i] = placed[groups[i]]
+    return splits
+
+
 def main() -> None:
     """Generate, fingerprint, group, score."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -79,6 +98,14 @@ def main() -> None:
     print(f"{len(files)} photos, {args.scenes} scenes, {len(VARIANTS)} copies each")
     print(f"pairs:  precision {pair_p:.3f}  recall {pair_r:.3f}")
     print(f"groups: precision {group_p:.3f}  recall {group_r:.3f}  scenes kept whole {whole:.3f}")
+    splits = label_in_random_order(groups)
+    shares = Counter(splits)
+    leaked = sum(len({splits[i] for i in range(len(truth)) if truth[i] == s}) > 1 for s in set(truth))
+    print(
+        "splits: "
+        + "  ".join(f"{k} {shares[k] / len(splits):.1%}" for k in ("train", "val", "test"))
+        + f"  scenes in two splits {leaked} of {args.scenes}"
+    )
     print(
         f"fingerprint {per_print * 1000:.1f} ms/photo; matching a photo against the ones before it "
         f"{per_match * 1000:.2f} ms on average"

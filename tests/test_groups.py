@@ -80,9 +80,66 @@ def test_a_group_is_placed_as_a_unit():
     counts = {"train": 10, "val": 2, "test": 2}
     assert choose_split_for(counts, 1) == "val"  # 15 photos: val wants 3
     assert choose_split_for({"train": 10, "val": 1, "test": 2}, 2) == "val"  # 15: val wants 3, short of 2
-    assert choose_split_for(counts, 2) == "train"  # 16: val wants 3; 2 there would make it 4, no nearer
-    assert choose_split_for(counts, 6) == "train"  # 6 in val would make it 8 of 20
-    assert choose_split_for({"train": 8, "val": 0, "test": 2}, 3) == "val"
+    assert choose_split_for(counts, 2) == "val"  # 16: 4 in val is nearer its 3.2 than 2 is
+    assert choose_split_for(counts, 6) == "train"  # 20: every split 2 short of 12/4/4: a big group trains
+    assert choose_split_for({"train": 8, "val": 0, "test": 2}, 3) == "val"  # an empty val takes what fits
+    assert choose_split_for({"train": 0, "val": 0, "test": 0}, 3) == "train"  # the first unit trains
+    assert choose_split_for({"train": 2, "val": 0, "test": 0}, 8) == "train"  # 8 of 10 is no val
+
+
+def test_three_groups_of_a_class_take_one_split_each():
+    counts = {"train": 0, "val": 0, "test": 0}
+    for _group in range(3):
+        counts[choose_split_for(counts, 3)] += 3
+    assert counts == {"train": 3, "val": 3, "test": 3}
+
+
+def test_unlabeled_members_of_a_placed_group_count_where_their_group_is(client):
+    """As the article works: upload all, then label one by one; a group labeled early counts whole."""
+    singles = [(scene_jpeg(seed), f"single{seed}.jpg") for seed in range(42, 48)]
+    shots = burst(41)[:4]
+    files = [*singles[:3], *shots[:2], *singles[3:5], *shots[2:], singles[5]]
+    ids = [r["photo"]["id"] for r in upload(client, files)]
+    splits = [client.patch(f"/api/v1/photos/{i}", json={"label": "beer"}).get_json()["split"] for i in ids]
+    assert splits[3] == "train" and {splits[i] for i in (3, 4, 7, 8)} == {"train"}
+    # counting only labeled photos, the group's 3rd and 4th shots would be missed: the 6th photo would train
+    assert splits == ["train", "val", "test", "train", "train", "val", "test", "train", "train", "train"]
+
+
+def test_a_class_that_is_one_group_is_named_on_train_and_in_the_run(client):
+    """All of a class's photos are near-duplicates: none can be held out, and Train and the run say so."""
+    upload(client, burst(50), label="wings")
+    upload(client, [(scene_jpeg(seed), f"b{seed}.jpg") for seed in range(51, 56)], label="beer")
+    dataset = client.get("/api/v1/dataset").get_json()
+    wings = next(c for c in dataset["classes"] if c["name"] == "wings")
+    assert (wings["train"], wings["val"], wings["test"]) == (5, 0, 0)
+    assert dataset["train_problems"] == []  # beer has val and test photos: it can train
+    assert dataset["held_out_notes"] == [
+        '"wings" has no validation or test photos: its 5 photos show 1 scene (the rest are '
+        "near-duplicates), and near-duplicates stay in one split so that no photo is tested on a near-copy "
+        'of one it trained on. Its accuracy on new photos is unknown until you add photos of other "wings" '
+        "scenes"
+    ]
+    page = client.get("/train").get_data(as_text=True)
+    assert 'id="held-out-note"' in page
+    run = client.post("/api/v1/runs", json={"epochs": 1})
+    assert run.status_code == 202, run.get_json()
+    assert dataset["held_out_notes"][0] in run.get_json()["warnings"]
+
+
+def test_a_class_moved_out_of_test_by_hand_is_named_too(client):
+    ids = [r["photo"]["id"] for r in upload(client, [(scene_jpeg(s), f"{s}.jpg") for s in range(60, 66)])]
+    for i in ids[:3]:
+        client.patch(f"/api/v1/photos/{i}", json={"label": "beer"})
+    for i in ids[3:]:
+        client.patch(f"/api/v1/photos/{i}", json={"label": "wings"})
+    test_photo = next(i for i in ids[:3] if photo(client, i)["split"] == "test")
+    client.patch(f"/api/v1/photos/{test_photo}", json={"split": "train"})
+    notes = client.get("/api/v1/dataset").get_json()["held_out_notes"]
+    assert notes == [
+        '"beer" has no test photos: none is in that split. Its accuracy on new photos is unknown until you '
+        "label more, or move some to test on the Photos page"
+    ]
 
 
 def test_backfill_groups_photos_stored_before_and_unifies_their_splits(app, client, runner):

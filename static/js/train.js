@@ -40,7 +40,15 @@ function renderDataset(dataset) {
   replaceChildren($('dataset-extra'), parts.join(' · '), '. ',
     dataset.unlabeled ? el('a', { href: '/label', text: 'Label them' }) : null);
   renderImbalance(dataset.imbalance || {});
+  renderHeldOut(dataset.held_out_notes || []);
   renderBlocked(dataset);
+}
+
+/** Classes whose test (or validation) accuracy cannot be measured: near-duplicates keep one split. */
+function renderHeldOut(notes) {
+  const box = $('held-out-note');
+  box.hidden = notes.length === 0;
+  replaceChildren(box, notes.map((text) => el('p', { class: 'held-out', text: `⚠ ${text}.` })));
 }
 
 function renderImbalance(info) {

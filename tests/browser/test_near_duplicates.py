@@ -43,3 +43,15 @@ def test_upload_notes_and_the_photos_page_show_near_duplicates(browse, viewport,
     browse.shot("near-duplicates of one photo")
     page.locator("#group-filter a").click()
     expect(page.locator(".photo-tile")).to_have_count(4)
+
+    # A class whose photos are all one scene cannot be tested honestly: the Train page says so.
+    for photo in browse.photos():
+        label = "beer" if photo["group"] is None else "wings"
+        browse.api("PATCH", f"/api/v1/photos/{photo['id']}", {"label": label})
+    browse.upload({f"beer {seed}.jpg": scene_jpeg(seed) for seed in range(3, 6)}, label="beer")
+    page = browse.goto("/train")
+    note = page.locator("#held-out-note")
+    expect(note).to_be_visible()
+    expect(note).to_contain_text('"wings" has no validation or test photos: its 3 photos show 1 scene')
+    expect(page.locator("#train-blocked")).to_be_hidden()  # beer has val and test photos: it can train
+    browse.shot("train page names a class that is one scene")

@@ -13,14 +13,13 @@ from webapp.db.models import AppSetting, Photo, TrainingRun, run_in_progress
 from webapp.db.models import active_run_id as active_run_id_query
 from webapp.params import BACKBONES, DEFAULT_BACKBONE, TrainParams, defaults
 from webapp.services import instance_path
-from webapp.services.dataset import imbalance
+from webapp.services.dataset import MIN_PER_CLASS, held_out_notes, imbalance, unit_counts
 from webapp.services.errors import Conflict, Failed, InvalidInput, NotFound, Unavailable
 
 # Stored on the run as given or defaulted, so that a run's params can be posted again ("Train again"). The
 # optimizer is not among them: it goes with the backbone (webapp/params.py).
 USER_PARAMS = ("epochs", "batch_size", "learning_rate", "trainable_layers", "backbone")
 DEFAULT_PARAMS = {name: getattr(TrainParams(), name) for name in USER_PARAMS}  # VGG16's
-MIN_PER_CLASS = 3
 RUNS_PER_PAGE = 50
 # Walking the photo store is slow (every file is stat'ed): one figure per instance folder, kept a while.
 _storage_cache: dict[Path, tuple[float, dict[str, int], tuple]] = {}
@@ -70,8 +69,17 @@ def snapshot() -> dict:
     return {"labels": labels, "items": items, "per_class": per_class, **totals}
 
 
-def trainability(data: dict) -> tuple[list[str], list[str]]:
-    """(problems that refuse Train, warnings that do not) for a dataset snapshot."""
+def _units_by_name() -> dict[str, int]:
+    """unit_counts keyed by class name."""
+    from webapp.services.classes import list_classes
+
+    units = unit_counts()
+    return {cls.name: units.get(cls.id, 0) for cls in list_classes()}
+
+
+def trainability(data: dict, units: dict[str, int] | None = None) -> tuple[list[str], list[str]]:
+    """(problems that refuse Train, warnings that do not) for a dataset snapshot; units: per class name, its
+    near-duplicate groups and single photos (held-out gaps are warned of only when given)."""
     problems, warnings = [], []
     if len(data["labels"]) < 2:
         problems.append("Label photos of at least two classes before training")
@@ -90,6 +98,8 @@ def trainability(data: dict) -> tuple[list[str], list[str]]:
     warning = imbalance({n: sum(c.values()) for n, c in data["per_class"].items()})
     if warning["warning"]:
         warnings.append(warning["message"])
+    if units is not None and not problems:
+        warnings += held_out_notes(data["per_class"], units)
     return problems, warnings
 
 
@@ -126,7 +136,7 @@ def create_run(body: dict, weights: str, image_size: int) -> TrainingRun:
         db.session.rollback()
         raise Conflict("A training run is already in progress", run=current)
     data = snapshot()
-    problems, warnings = trainability(data)
+    problems, warnings = trainability(data, _units_by_name())
     if problems:
         db.session.rollback()
         raise InvalidInput(" ".join(problems), problems=problems)

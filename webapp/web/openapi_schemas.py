@@ -61,6 +61,10 @@ DATASET = obj(
         "trash": COUNT,
         "imbalance": obj({"warning": BOOL, "message": text_or_null()}),
         "train_problems": {**array(STR), "description": "Why Train is refused now (none: it can train)"},
+        "held_out_notes": {
+            **array(STR),
+            "description": "Classes with no validation or test photos, and why",
+        },
     }
 )
 GUESS = obj({"label": STR, "confidence": NUM, "probabilities": NUMBERS, "run_id": INT})
