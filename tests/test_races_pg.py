@@ -327,3 +327,33 @@ def test_a_trashed_photo_uploaded_again_while_the_trash_is_emptied_is_kept_or_st
         assert result["retryable"] and (live, on_disk, emptied["removed"]) == (False, False, 1)
         _status, again = send_again()
         assert again["status"] == "stored"
+
+
+# ---------------------------------------------------------------- near-duplicates uploaded at once
+
+
+def test_near_duplicates_uploaded_at_once_share_a_group(pg_app):
+    from tests.scenes import scene_jpeg
+
+    def upload(data: bytes, name: str):
+        client = token_client(pg_app)
+        form = {"files": [(io.BytesIO(data), name)]}
+        return lambda: client.post("/api/v1/photos", data=form, content_type="multipart/form-data").get_json()
+
+    with PauseAt(pg_app, r"SELECT photo\.id, photo\.group_id, photo\.fingerprint", after=True) as pause:
+        first = Side(pg_app, upload(scene_jpeg(1), "scene.jpg"), "paused")
+        first.start()
+        assert pause.reached.wait(30)
+        # The first upload has looked for near-duplicates and is not committed yet; a burst shot arrives.
+        second = Side(pg_app, upload(scene_jpeg(1, "burst"), "burst.jpg"), "second")
+        second.start()
+        wait_until(lambda: second.done.is_set() or waits_for_a_lock(pg_app), 30, "second upload stuck")
+        pause.release.set()
+        scene, shot = (side.outcome()["results"][0] for side in (first, second))
+    assert (scene["status"], shot["status"]) == ("stored", "stored")
+    assert shot["near_duplicate_of"] == scene["photo"]["id"]
+    groups = {
+        token_client(pg_app).get(f"/api/v1/photos/{r['photo']['id']}").get_json()["group"]
+        for r in (scene, shot)
+    }
+    assert groups == {scene["photo"]["id"]}

@@ -9,11 +9,23 @@ later one inherits it, and moving one photo to another split moves its group.
 from collections import Counter
 
 from PIL import Image
-from sqlalchemy import or_, select
+from sqlalchemy import or_, select, text
 
 from webapp.db import db
 from webapp.db.models import Photo
 from webapp.photostore import imaging, neardup, storage
+
+GROUPING_LOCK = 0x6E656172  # a PostgreSQL advisory lock key ("near"): one photo joins a group at a time
+
+
+def _one_at_a_time() -> None:
+    """Wait until no other transaction is grouping a photo (until this one ends).
+
+    On PostgreSQL two uploads of near-duplicates at once would each miss the other's uncommitted photo and
+    both stay alone; SQLite already lets one writer at a time in (BEGIN IMMEDIATE).
+    """
+    if db.session.get_bind().dialect.name == "postgresql":
+        db.session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": GROUPING_LOCK})
 
 
 def _fingerprinted(exclude: int) -> tuple[list[tuple[int, int | None]], list[str]]:
@@ -34,6 +46,7 @@ def join_group(photo: Photo, prints: tuple[str, ...] | list[str] | None) -> int 
     photo.fingerprint = prints[0] if prints else ""
     if not prints:
         return None
+    _one_at_a_time()
     ids, stored = _fingerprinted(photo.id)
     if not ids:
         return None
