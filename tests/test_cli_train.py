@@ -51,10 +51,13 @@ def test_predict_without_a_model_says_so(runner, tmp_path):
 
 
 def test_train_chooses_the_backbone_from_the_command_line(runner, app, dataset):
+    for i in range(8, 17):  # 17 beers to 8 wings: Train warns, and trains
+        (dataset / "beer" / f"{i}.jpg").write_bytes(class_photo(0, i))
     runner.invoke(args=["import", str(dataset)])
     result = runner.invoke(args=["train", "--backbone", "mobilenet_v2", "--epochs", "2"])
     assert result.exit_code == 0, result.output
     assert "started (mobilenet_v2)" in result.output and "succeeded" in result.output
+    assert 'warning: Classes are imbalanced: "beer" has 17 photos and "wings" only 8' in result.output
     with app.app_context():
         from webapp.services.runs import get_run
 

@@ -87,6 +87,8 @@ def train_command(**options) -> None:
     except ServiceError as exc:
         raise click.ClickException(exc.message) from None
     click.echo(f"run {run.id} started ({run.params['backbone']})")
+    for warning in (run.dataset or {}).get("warnings", []):
+        click.echo(f"warning: {warning}", err=True)
     train_run(run.id)
     run = get_run(run.id)
     if run.status != "succeeded":
