@@ -129,9 +129,14 @@ function renderPerClass(metrics) {
   const fixed = (v) => (v === null || v === undefined ? '–' : Number(v).toFixed(2));
   replaceChildren($('per-class-table').tBodies[0], labels.map((name) => {
     const m = (metrics.per_class || {})[name] || {};
+    // No test photo of the class (its photos are one near-duplicate group, say): its recall is unknown, not 0.
+    const untested = m.support === 0;
+    const unknown = untested ? { text: '–', title: 'No test photos of this class' } : {};
     return el('tr', { dataset: { class: name } }, el('th', { scope: 'row', text: name }),
-      el('td', { class: 'num', text: fixed(m.precision) }), el('td', { class: 'num', text: fixed(m.recall) }),
-      el('td', { class: 'num', text: fixed(m.f1) }), el('td', { class: 'num', text: m.support ?? '–' }));
+      el('td', { class: 'num', text: fixed(m.precision) }),
+      el('td', { class: 'num', text: fixed(m.recall), ...unknown }),
+      el('td', { class: 'num', text: fixed(m.f1), ...unknown }),
+      el('td', { class: 'num', text: untested ? '0 (no test photos)' : m.support ?? '–' }));
   }));
 }
 

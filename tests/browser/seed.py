@@ -32,8 +32,12 @@ def metrics_for(labels: list[str]) -> dict:
     return {"accuracy": 5 / 6, "per_class": per_class, "confusion_matrix": matrix, "labels": labels}
 
 
-def finished_run(live: LiveApp, labels: list[str], guesses: dict[int, str]) -> int:
-    """A succeeded run (the active model) whose predictions are guesses {photo id: label}; returns its id."""
+def finished_run(
+    live: LiveApp, labels: list[str], guesses: dict[int, str], metrics: dict | None = None
+) -> int:
+    """A succeeded run (the active model) whose predictions are guesses {photo id: label}; returns its id.
+
+    metrics: the run's test metrics (default: metrics_for(labels))."""
     from webapp.db.models import Prediction, TrainingRun, utcnow
 
     def work(db):
@@ -47,7 +51,7 @@ def finished_run(live: LiveApp, labels: list[str], guesses: dict[int, str]) -> i
             params={"epochs": 5, "batch_size": 32, "learning_rate": 0.0001, "trainable_layers": 4},
             dataset={"labels": labels, "train": 40, "val": 12, "test": 6 * len(labels)},
             progress={"epoch": 5, "epochs": 5, "history": history},
-            metrics=metrics_for(labels),
+            metrics=metrics or metrics_for(labels),
             artifacts={"model": "model.keras", "bytes": 170_000_000},
             weights="none",
             image_size=32,

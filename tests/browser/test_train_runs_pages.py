@@ -3,8 +3,12 @@
 import sqlite3
 from contextlib import closing
 
+import numpy as np
 import pytest
 from playwright.sync_api import expect
+
+from tests.browser.seed import finished_run
+from webapp.ml.metrics import evaluate
 
 pytestmark = pytest.mark.browser
 
@@ -37,3 +41,19 @@ def test_the_runs_table_pages_through_older_runs(browse):
     expect(page.locator("#runs-older")).to_be_disabled()
     page.click("#runs-newer")
     expect(rows).to_have_count(50)
+
+
+def test_a_class_without_test_photos_reads_as_untested_not_as_zero(browse):
+    """wings had no test photos (one near-duplicate group): its recall is unknown, not 0.00."""
+    metrics = evaluate(
+        [0, 0, 0, 0], np.array([[0.9, 0.1], [0.8, 0.2], [0.3, 0.7], [0.6, 0.4]]), ["beer", "wings"]
+    )
+    assert metrics["per_class"]["wings"]["support"] == 0
+    run_id = finished_run(browse.live, ["beer", "wings"], {}, metrics)
+    page = browse.goto(f"/runs/{run_id}")
+    wings = page.locator('#per-class-table tbody tr[data-class="wings"] td')
+    expect(wings).to_have_text(["0.00", "–", "–", "0 (no test photos)"])
+    expect(wings.nth(1)).to_have_attribute("title", "No test photos of this class")
+    beer = page.locator('#per-class-table tbody tr[data-class="beer"] td')
+    expect(beer).to_have_text(["1.00", "0.75", "0.86", "4"])
+    browse.shot("per-class table with an untested class")
