@@ -47,6 +47,8 @@ def test_webapp_backbone_sets_the_default_of_new_runs(mobile_default, client):
     run = start(client, {"epochs": 2}).get_json()
     assert run["backbone"] == "mobilenet_v2" and run["params"] == {**MOBILE, "epochs": 2}
     assert client.get("/api/v1/runs/defaults").get_json()["backbone"] == "mobilenet_v2"
+    page = client.get("/train").get_data(as_text=True)
+    assert "Fine-tunes MobileNetV2 (or the backbone you choose)" in page
 
 
 @pytest.mark.parametrize(

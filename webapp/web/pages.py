@@ -2,6 +2,7 @@
 
 from flask import Blueprint, Response, current_app, jsonify, render_template, request, send_file
 
+from webapp.params import BACKBONE_TITLES
 from webapp.services import classes as class_service
 from webapp.services import store_settings
 from webapp.services.exports import CLEAN, ORIGINALS, check_kind, export_rows, stream_zip
@@ -57,7 +58,8 @@ def classes():
 @bp.get("/train")
 def train():
     """The dataset summary, the Train button and the runs list."""
-    return render_page("train.html")
+    backbone = BACKBONE_TITLES.get(current_app.config["BACKBONE"], current_app.config["BACKBONE"])
+    return render_page("train.html", default_backbone=backbone)
 
 
 @bp.get("/runs/<id:run_id>")
