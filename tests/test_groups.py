@@ -212,3 +212,14 @@ def test_the_start_of_the_app_groups_photos_from_before_the_upgrade(app, client)
     with app.app_context():
         assert not needs_backfill()
     assert [photo(client, i)["group"] for i in ids] == [ids[0]] * 5 + [None]
+
+
+def test_held_out_notes_name_what_is_missing():
+    from webapp.services.dataset import held_out_notes
+
+    assert held_out_notes({"beer": {"train": 3, "val": 0, "test": 0}}, {"beer": 3}) == [
+        '"beer" has no validation or test photos: none is in those splits. Its accuracy on new photos is '
+        "unknown until you label more, or move some to val on the Photos page"
+    ]
+    assert held_out_notes({"beer": {"train": 2, "val": 0, "test": 0}}, {"beer": 1}) == []  # too few to train
+    assert held_out_notes({"beer": {"train": 6, "val": 2, "test": 2}}, {"beer": 3}) == []

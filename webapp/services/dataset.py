@@ -51,7 +51,8 @@ def held_out_notes(per_class: dict[str, dict[str, int]], units: dict[str, int]) 
             )
             fix = f'add photos of other "{name}" scenes'
         else:
-            why, fix = "none is in that split", f"label more, or move some to {missing[0]} on the Photos page"
+            where = "those splits" if len(missing) > 1 else "that split"
+            why, fix = f"none is in {where}", f"label more, or move some to {missing[0]} on the Photos page"
         notes.append(
             f'"{name}" has no {gap} photos: {why}. Its accuracy on new photos is unknown until you {fix}'
         )

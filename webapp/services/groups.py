@@ -3,7 +3,7 @@
 A group is named by its first photo's id. A new photo joins the group (a lone photo is one) of which it
 matches the largest share of photos, and merges groups only when it matches at least MERGE_SHARE of the photos
 of each: a burst whose shots arrive in any order still ends in one group. Merging on any one match (single
-linkage) chains look-alikes: 120 different plates of wings shot from one angle (3 % of their pairs match)
+linkage) chains look-alikes: 120 different plates of wings shot from one angle (5 % of their pairs match)
 became one group of 101 that way, and a class in one group has nothing to test on; this way its largest
 group holds 11. Splits follow the group: the first labeled photo of a group chooses the split for all of it
 (as a unit, see splits.choose_split_for), a later one inherits it, and moving one photo moves its group.
