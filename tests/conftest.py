@@ -3,6 +3,7 @@
 import pytest
 
 from tests.accounts import make_admin, token_client
+from tests.live import LiveApp, app_env
 from webapp import create_app
 
 
@@ -80,3 +81,12 @@ def anon_client(app):
 def runner(app):
     """Flask's CLI runner."""
     return app.test_cli_runner()
+
+
+@pytest.fixture
+def live(tmp_path):
+    """An app on a fresh instance as `python -m webapp` runs it, CSRF off, not yet started (the browser tests
+    and a few modules define their own)."""
+    app = LiveApp(tmp_path, app_env(tmp_path, WEBAPP_WTF_CSRF_ENABLED="false"))
+    yield app
+    app.stop()

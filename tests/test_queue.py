@@ -6,7 +6,7 @@ import pytest
 
 from tests.accounts import token_client
 from tests.images import class_photo
-from tests.live import LiveApp, app_env, wait_until
+from tests.live import wait_until
 from tests.test_scale_out import redis_url  # noqa: F401 - a fixture
 from tests.test_worker import upload_labeled, wait_run
 from webapp import create_app, queue
@@ -65,14 +65,6 @@ def test_a_lost_job_does_not_stop_background_work_for_good(app, client):
         huey.put(queue.NEW_PHOTOS_PENDING, 0.0)  # flagged long ago
     upload_one_by_one(client, 1, start=1)
     assert pending(app) == 1
-
-
-@pytest.fixture
-def live(tmp_path):
-    """An app on a fresh instance, CSRF off, not yet started."""
-    app = LiveApp(tmp_path, app_env(tmp_path, WEBAPP_WTF_CSRF_ENABLED="false"))
-    yield app
-    app.stop()
 
 
 @pytest.mark.slow

@@ -7,7 +7,7 @@ from datetime import datetime
 import pytest
 
 from tests.images import class_photo
-from tests.live import LiveApp, app_env, wait_until
+from tests.live import wait_until
 from tests.test_worker import upload_labeled, wait_run
 from webapp import queue
 from webapp.db import db
@@ -79,14 +79,6 @@ def test_suggestions_are_right_on_real_features_once_two_classes_have_two_labels
         assert 0.5 <= suggestion["confidence"] <= 1
         right += suggestion["label"] == ("beer" if name.startswith("0_") else "wings")
     assert right >= 11
-
-
-@pytest.fixture
-def live(tmp_path):
-    """An app on a fresh instance, CSRF off, not yet started."""
-    app = LiveApp(tmp_path, app_env(tmp_path, WEBAPP_WTF_CSRF_ENABLED="false"))
-    yield app
-    app.stop()
 
 
 @pytest.mark.slow

@@ -19,14 +19,6 @@ pytestmark = pytest.mark.slow
 FINISHED = ("succeeded", "failed", "cancelled")
 
 
-@pytest.fixture
-def live(tmp_path):
-    """An app on a fresh instance, CSRF off, not yet started."""
-    app = LiveApp(tmp_path, app_env(tmp_path, WEBAPP_WTF_CSRF_ENABLED="false"))
-    yield app
-    app.stop()
-
-
 def upload_labeled(live: LiveApp, per_class: int = 8, make=class_photo) -> None:
     """Upload per_class photos of beer and wings (a dominant colour each, made by make) and label them."""
     files = [
